@@ -1,0 +1,1 @@
+//! `Config::from_env()`: reads and validates every `cequence_*` variable once.
