@@ -1,2 +1,11 @@
 //! The pure core: no async, no AWS types. Plain bytes in, encoded batches out.
 pub mod batch;
+pub mod decode;
+pub mod distribution;
+pub mod fields;
+pub mod filter;
+pub mod parse;
+pub mod pipeline;
+pub mod reader;
+pub mod summary;
+pub mod transaction;

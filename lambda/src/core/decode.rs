@@ -1,0 +1,147 @@
+//! CloudFront's percent-escaping, undone exactly once (contract §3 "Decoding").
+//!
+//! CloudFront escapes space, control bytes, non-ASCII and a few punctuation
+//! characters; a client's own `%` is logged as `%25`. We undo that one layer
+//! with plain percent-decoding: `+` is never a space, a malformed escape is
+//! kept as written, and invalid UTF-8 becomes U+FFFD.
+
+use std::borrow::Cow;
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes `input` once. Borrows when there is nothing to decode.
+pub fn percent_decode(input: &str) -> Cow<'_, str> {
+    let bytes = input.as_bytes();
+    if !bytes.contains(&b'%') {
+        return Cow::Borrowed(input);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// Decodes a `cs(User-Agent)` value. Logs from roughly 2013–2020 encoded the
+/// agent twice (`Mozilla/5.0%2520(...)`): when the once-decoded value has no
+/// space but does contain `%20`, it is decoded a second time.
+pub fn decode_user_agent(input: &str) -> Cow<'_, str> {
+    let once = percent_decode(input);
+    if !once.contains(' ') && once.contains("%20") {
+        return Cow::Owned(percent_decode(&once).into_owned());
+    }
+    once
+}
+
+/// Escapes the bytes CloudFront escapes. The inverse of [`percent_decode`] for
+/// any string; used by tests and by the log generator's expectations.
+pub fn cloudfront_escape(input: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(input.len());
+    for &b in input.as_bytes() {
+        let escape = b <= 32
+            || b >= 127
+            || matches!(
+                b,
+                b'<' | b'>' | b'"' | b'#' | b'%' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'~' | b'['
+                    | b']' | b'`' | b'\''
+            );
+        if escape {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        } else {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn decoding_table() {
+        let cases = [
+            ("plain", "plain"),
+            ("a%20b", "a b"),
+            ("a+b", "a+b"),                       // + is never a space
+            ("%252F", "%2F"),                     // a client's %2F, decoded once only
+            ("q=%25zz", "q=%zz"),                 // decoded once, result kept as is
+            ("%zz", "%zz"),                       // malformed escape kept
+            ("100%", "100%"),                     // trailing % kept
+            ("%4", "%4"),                         // short escape kept
+            ("%e2%9c%93", "\u{2713}"),            // UTF-8 multi-byte, lower-case hex
+            ("%ff%fe", "\u{FFFD}\u{FFFD}"),       // invalid UTF-8 replaced
+            ("caf%C3%A9%20bar", "caf\u{e9} bar"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(percent_decode(input), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn user_agent_table() {
+        let cases = [
+            // legacy double encoding
+            ("Mozilla/5.0%2520(Windows%2520NT%252010.0)", "Mozilla/5.0 (Windows NT 10.0)"),
+            // modern single encoding
+            ("Mozilla/5.0%20(X11;%20Linux%20x86_64)", "Mozilla/5.0 (X11; Linux x86_64)"),
+            // + stays +
+            ("curl/8.0+extra", "curl/8.0+extra"),
+            // a once-decoded agent with a space keeps a literal %20 the client sent
+            ("a%20b%2520c", "a b%20c"),
+            ("-", "-"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(decode_user_agent(input), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn borrows_when_nothing_to_decode() {
+        assert!(matches!(percent_decode("/index.html"), Cow::Borrowed(_)));
+    }
+
+    proptest! {
+        #[test]
+        fn escape_then_decode_round_trips(s in "\\PC*") {
+            prop_assert_eq!(percent_decode(&cloudfront_escape(&s)), s);
+        }
+
+        #[test]
+        fn escape_output_is_safe_ascii(s in "\\PC*") {
+            let escaped = cloudfront_escape(&s);
+            prop_assert!(escaped.bytes().all(|b| (33..127).contains(&b)));
+            prop_assert!(!escaped.contains('\t'));
+        }
+
+        #[test]
+        fn decode_never_panics(s in ".*") {
+            let _ = percent_decode(&s);
+            let _ = decode_user_agent(&s);
+        }
+    }
+}
