@@ -11,7 +11,7 @@ usage() {
   cat <<USAGE
 Usage: scripts/terraform-validate.sh [--plugin-dir DIR] [--help]
 
-Validates ${ROOT}/terraform with a throw-away data directory (nothing is
+Validates terraform/ with a throw-away data directory (nothing is
 written to terraform/.terraform and no state or backend is touched).
 
 Options:
