@@ -1,1 +1,202 @@
-fn main() {}
+//! `cf-loggen`: writes realistic, deterministic CloudFront standard access logs.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cf_loggen::{object_key, Format, Generator, Hour, Options};
+use clap::Parser;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+/// Writes realistic CloudFront standard access logs. The same seed and flags always give
+/// byte-identical output.
+#[derive(Debug, Parser)]
+#[command(name = "cf-loggen", version, about)]
+struct Cli {
+    /// Seed of the random generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+
+    /// Log format: legacy (33 fields), legacy24 (older 24-field files), w3c (v2), json (v2).
+    #[arg(long, default_value = "legacy")]
+    format: Format,
+
+    /// The UTC hour the records fall in, YYYY-MM-DDTHH.
+    #[arg(long, default_value = "2024-01-31T23")]
+    hour: Hour,
+
+    /// Number of records (default 1000 unless --bytes is given).
+    #[arg(long, conflicts_with = "bytes")]
+    records: Option<u64>,
+
+    /// Uncompressed size to reach, e.g. 500KB, 100MB, 1GB (decimal) or 64MiB (binary);
+    /// the last record goes past it by less than one line.
+    #[arg(long, value_parser = parse_size)]
+    bytes: Option<u64>,
+
+    /// Gzip the output.
+    #[arg(long)]
+    gzip: bool,
+
+    /// Write this many concatenated gzip members, each starting with the header lines.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    gzip_members: u64,
+
+    /// Gzip level, 0-9 (6 is gzip's default).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    gzip_level: u32,
+
+    /// Output file (default: standard output).
+    #[arg(long)]
+    out: Option<PathBuf>,
+
+    /// Distribution id, for --print-key and the v2 DistributionId field.
+    #[arg(long, default_value = "E27FO14I29XXXX")]
+    distribution_id: String,
+
+    /// Print a suggested object key (`<ID>.YYYY-MM-DD-HH.<8 hex>[.gz]`, unique part from
+    /// the seed) and exit without generating anything.
+    #[arg(long)]
+    print_key: bool,
+
+    /// Print records and bytes written (uncompressed) to standard error.
+    #[arg(long)]
+    stats: bool,
+}
+
+/// Parses `123`, `10K`/`10KB`, `100MB`, `1GB` (powers of 1000) or `64KiB`/`64MiB`/`1GiB`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad size {s:?}: expected e.g. 100MB"))?;
+    let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" => 1_000,
+        "M" | "MB" => 1_000_000,
+        "G" | "GB" => 1_000_000_000,
+        "KIB" => 1 << 10,
+        "MIB" => 1 << 20,
+        "GIB" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "bad size unit in {s:?}: use B, KB, MB, GB, KiB, MiB or GiB"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// What to write in total.
+#[derive(Clone, Copy)]
+enum Amount {
+    Records(u64),
+    Bytes(u64),
+}
+
+/// Splits `total` into `parts` near-equal shares.
+fn share(total: u64, parts: u64, i: u64) -> u64 {
+    total / parts + u64::from(i < total % parts)
+}
+
+/// Writes one section (a gzip member, or the whole plain file): header, then records.
+fn write_section(gen: &mut Generator, w: &mut impl Write, amount: Amount) -> io::Result<u64> {
+    let mut bytes = gen.write_header(w)?;
+    match amount {
+        Amount::Records(n) => bytes += gen.write_records(w, n)?,
+        Amount::Bytes(target) => bytes += gen.write_until(w, target.saturating_sub(bytes))?.1,
+    }
+    Ok(bytes)
+}
+
+fn run(cli: &Cli) -> io::Result<(u64, u64)> {
+    let opts = Options {
+        hour: cli.hour,
+        distribution_id: cli.distribution_id.clone(),
+    };
+    let mut gen = Generator::new(cli.seed, cli.format, opts);
+    let sink: Box<dyn Write> = match &cli.out {
+        Some(path) => Box::new(File::create(path)?),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut out = BufWriter::with_capacity(1 << 18, sink);
+    let amount = match (cli.records, cli.bytes) {
+        (_, Some(b)) => Amount::Bytes(b),
+        (Some(n), None) => Amount::Records(n),
+        (None, None) => Amount::Records(1000),
+    };
+    let mut bytes = 0;
+    if cli.gzip {
+        let level = Compression::new(cli.gzip_level);
+        for i in 0..cli.gzip_members {
+            let part = match amount {
+                Amount::Records(n) => Amount::Records(share(n, cli.gzip_members, i)),
+                Amount::Bytes(b) => Amount::Bytes(share(b, cli.gzip_members, i)),
+            };
+            let mut enc = GzEncoder::new(&mut out, level);
+            bytes += write_section(&mut gen, &mut enc, part)?;
+            enc.finish()?;
+        }
+    } else {
+        bytes = write_section(&mut gen, &mut out, amount)?;
+    }
+    out.flush()?;
+    Ok((gen.records(), bytes))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.print_key {
+        println!(
+            "{}",
+            object_key(&cli.distribution_id, cli.hour, cli.seed, cli.gzip)
+        );
+        return ExitCode::SUCCESS;
+    }
+    match run(&cli) {
+        Ok((records, bytes)) => {
+            if cli.stats {
+                eprintln!("cf-loggen: {records} records, {bytes} bytes uncompressed");
+            }
+            ExitCode::SUCCESS
+        }
+        // A closed pipe (`cf-loggen | head`) is not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cf-loggen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_size("123"), Ok(123));
+        assert_eq!(parse_size("100MB"), Ok(100_000_000));
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+        assert_eq!(parse_size("20mb"), Ok(20_000_000));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("10K"), Ok(10_000));
+        assert!(parse_size("MB").is_err());
+        assert!(parse_size("10XB").is_err());
+    }
+
+    #[test]
+    fn shares_add_up() {
+        for (total, parts) in [(10, 3), (0, 4), (7, 7), (1_000_001, 5)] {
+            assert_eq!(
+                (0..parts).map(|i| share(total, parts, i)).sum::<u64>(),
+                total
+            );
+        }
+    }
+}
