@@ -1,1 +1,547 @@
-//! `Config::from_env()`: reads and validates every `cequence_*` variable once.
+//! `Config::from_env()`: reads and validates every `cequence_*` variable once,
+//! at start-up, and names the variable at fault. Names are the contract's
+//! lowercase ones; the upper-case spelling is accepted as a fallback.
+
+use std::time::Duration;
+
+use crate::core::batch::BatchLimits;
+use crate::core::filter::{StaticFilter, DEFAULT_SKIP_EXTENSIONS};
+use crate::core::pipeline::PipelineOptions;
+use crate::delivery::{AuthStyle, Settings};
+use crate::secret::SecretString;
+
+/// A configuration problem, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// Where the OAuth client secret comes from.
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// `cequence_client_secret`, held redacted.
+    Value(SecretString),
+    /// `cequence_client_secret_arn`: read from Secrets Manager once per container.
+    SecretsManager { arn: String },
+}
+
+/// Bridge settings, present unless running a dry run.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    pub auth_endpoint: String,
+    pub client_id: String,
+    pub client_secret: SecretSource,
+    pub auth_style: AuthStyle,
+    pub transactions_url: String,
+    pub gzip: bool,
+    pub max_in_flight: usize,
+    pub http_timeout: Duration,
+    pub retry_max_elapsed: Duration,
+    pub ca_cert_pem: Option<String>,
+    pub tls_insecure: bool,
+}
+
+impl BridgeConfig {
+    /// Delivery settings once the secret is known.
+    pub fn delivery_settings(&self, client_secret: SecretString) -> Settings {
+        Settings {
+            auth_endpoint: self.auth_endpoint.clone(),
+            client_id: self.client_id.clone(),
+            client_secret,
+            auth_style: self.auth_style,
+            transactions_url: self.transactions_url.clone(),
+            gzip: self.gzip,
+            max_in_flight: self.max_in_flight,
+            http_timeout: self.http_timeout,
+            retry_max_elapsed: self.retry_max_elapsed,
+            ca_cert_pem: self.ca_cert_pem.clone(),
+            tls_insecure: self.tls_insecure,
+        }
+    }
+}
+
+/// Everything the program is configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub log_level: tracing::Level,
+    pub log_format: LogFormat,
+    pub pipeline: PipelineOptions,
+    /// `None` for a dry run that needs no bridge.
+    pub bridge: Option<BridgeConfig>,
+    pub require_enabled_tag: bool,
+    pub tag_cache_ttl: Duration,
+    /// How many records of one S3 event are processed at once.
+    pub max_concurrent_objects: usize,
+}
+
+/// Whether bridge settings are required.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Bridge,
+    NoBridge,
+}
+
+struct Vars<F: Fn(&str) -> Option<String>> {
+    lookup: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    /// The variable's value, trimmed; empty counts as unset.
+    fn get(&self, name: &'static str) -> Option<String> {
+        (self.lookup)(name)
+            .or_else(|| (self.lookup)(&name.to_ascii_uppercase()))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name)
+            .ok_or_else(|| problem(name, "is required but not set"))
+    }
+
+    fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => Err(problem(
+                name,
+                format!("expected true or false, got {other:?}"),
+            )),
+        }
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ConfigError> {
+        let Some(text) = self.get(name) else {
+            return Ok(default);
+        };
+        let value: u64 = text
+            .parse()
+            .map_err(|_| problem(name, format!("expected a whole number, got {text:?}")))?;
+        if !(min..=max).contains(&value) {
+            return Err(problem(name, format!("{value} is outside {min}..={max}")));
+        }
+        Ok(value)
+    }
+
+    fn url(&self, name: &'static str, allow_http: bool) -> Result<String, ConfigError> {
+        let value = self.required(name)?;
+        let lower = value.to_ascii_lowercase();
+        let rest = if let Some(rest) = lower.strip_prefix("https://") {
+            rest
+        } else if let Some(rest) = lower.strip_prefix("http://") {
+            if !allow_http {
+                return Err(problem(
+                    name,
+                    "must be an https:// URL (set cequence_allow_insecure_endpoints=true for a local test bridge)",
+                ));
+            }
+            rest
+        } else {
+            return Err(problem(
+                name,
+                format!("expected an https:// URL, got {value:?}"),
+            ));
+        };
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(problem(name, format!("the URL {value:?} has no host")));
+        }
+        Ok(value)
+    }
+}
+
+/// `endpoint` + `path` with exactly one `/` between them.
+pub fn join_url(endpoint: &str, path: &str) -> String {
+    let path = path.trim_matches('/');
+    let endpoint = endpoint.trim_end_matches('/');
+    if path.is_empty() {
+        endpoint.to_string()
+    } else {
+        format!("{endpoint}/{path}")
+    }
+}
+
+/// `cequence_ca_cert_pem` is PEM text, or a path to a PEM file.
+fn ca_cert(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    const NAME: &str = "cequence_ca_cert_pem";
+    let Some(value) = value else { return Ok(None) };
+    let pem = if value.contains("-----BEGIN") {
+        value.replace("\\n", "\n")
+    } else {
+        std::fs::read_to_string(&value).map_err(|e| {
+            problem(
+                NAME,
+                format!("not PEM text, and reading it as a file failed: {e}"),
+            )
+        })?
+    };
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(problem(
+            NAME,
+            "contains no -----BEGIN CERTIFICATE----- block",
+        ));
+    }
+    Ok(Some(pem))
+}
+
+impl Config {
+    /// Reads the process environment. Call once, at start-up.
+    pub fn from_env(needs: Needs) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok(), needs)
+    }
+
+    /// Reads from any lookup function (tests pass a map).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        needs: Needs,
+    ) -> Result<Config, ConfigError> {
+        let vars = Vars { lookup };
+        let log_level = match vars
+            .get("cequence_log_level")
+            .map(|l| l.to_ascii_lowercase())
+            .as_deref()
+        {
+            None => tracing::Level::INFO,
+            Some("error") => tracing::Level::ERROR,
+            Some("warn" | "warning") => tracing::Level::WARN,
+            Some("info") => tracing::Level::INFO,
+            Some("debug") => tracing::Level::DEBUG,
+            Some("trace") => tracing::Level::TRACE,
+            Some(other) => {
+                return Err(problem(
+                    "cequence_log_level",
+                    format!("expected error, warn, info, debug or trace, got {other:?}"),
+                ))
+            }
+        };
+        let in_lambda = (vars.lookup)("AWS_LAMBDA_RUNTIME_API").is_some();
+        let log_format = match vars
+            .get("cequence_log_format")
+            .map(|l| l.to_ascii_lowercase())
+            .as_deref()
+        {
+            None if in_lambda => LogFormat::Json,
+            None => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some(other) => {
+                return Err(problem(
+                    "cequence_log_format",
+                    format!("expected json or text, got {other:?}"),
+                ))
+            }
+        };
+        let skip_extensions = vars
+            .get("cequence_skip_extensions")
+            .unwrap_or_else(|| DEFAULT_SKIP_EXTENSIONS.to_string());
+        let plain_fields: Vec<String> = vars
+            .get("cequence_log_fields")
+            .map(|f| {
+                f.split([' ', ',', '\t'])
+                    .filter(|n| !n.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let pipeline = PipelineOptions {
+            static_filter: StaticFilter::parse(&skip_extensions),
+            batch_limits: BatchLimits {
+                max_transactions: vars.number("cequence_batch_size", 500, 1, 100_000)? as usize,
+                max_bytes: vars.number("cequence_batch_max_bytes", 1 << 20, 1024, 64 << 20)?
+                    as usize,
+            },
+            plain_fields,
+        };
+        let bridge = match needs {
+            Needs::NoBridge => None,
+            Needs::Bridge => Some(Config::bridge(&vars)?),
+        };
+        Ok(Config {
+            log_level,
+            log_format,
+            pipeline,
+            bridge,
+            require_enabled_tag: vars.bool("cequence_require_enabled_tag", true)?,
+            tag_cache_ttl: Duration::from_secs(vars.number(
+                "cequence_tag_cache_s",
+                300,
+                0,
+                86_400,
+            )?),
+            max_concurrent_objects: vars.number("cequence_max_concurrent_objects", 4, 1, 64)?
+                as usize,
+        })
+    }
+
+    fn bridge<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<BridgeConfig, ConfigError> {
+        let allow_http = vars.bool("cequence_allow_insecure_endpoints", false)?;
+        let auth_endpoint = vars.url("cequence_auth_endpoint", allow_http)?;
+        let edge_endpoint = vars.url("cequence_edge_endpoint", allow_http)?;
+        let edge_path = vars
+            .get("cequence_edge_path")
+            .unwrap_or_else(|| "/api-transactions".to_string());
+        let client_secret =
+            match (
+                vars.get("cequence_client_secret_arn"),
+                vars.get("cequence_client_secret"),
+            ) {
+                (Some(arn), _) if arn.starts_with("arn:") => SecretSource::SecretsManager { arn },
+                (Some(arn), _) => {
+                    return Err(problem(
+                        "cequence_client_secret_arn",
+                        format!("expected an arn:..., got {arn:?}"),
+                    ))
+                }
+                (None, Some(secret)) => SecretSource::Value(SecretString::from(secret)),
+                (None, None) => return Err(problem(
+                    "cequence_client_secret",
+                    "is required (or set cequence_client_secret_arn to a Secrets Manager secret)",
+                )),
+            };
+        let auth_style = match vars
+            .get("cequence_auth_style")
+            .map(|s| s.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("basic") => AuthStyle::Basic,
+            Some("body") => AuthStyle::Body,
+            Some(other) => {
+                return Err(problem(
+                    "cequence_auth_style",
+                    format!("expected basic or body, got {other:?}"),
+                ))
+            }
+        };
+        Ok(BridgeConfig {
+            auth_endpoint,
+            client_id: vars.required("cequence_client_id")?,
+            client_secret,
+            auth_style,
+            transactions_url: join_url(&edge_endpoint, &edge_path),
+            gzip: vars.bool("cequence_gzip", true)?,
+            max_in_flight: vars.number("cequence_max_in_flight", 4, 1, 64)? as usize,
+            http_timeout: Duration::from_secs(vars.number(
+                "cequence_http_timeout_s",
+                30,
+                1,
+                900,
+            )?),
+            retry_max_elapsed: Duration::from_secs(vars.number(
+                "cequence_retry_max_elapsed_s",
+                120,
+                0,
+                3600,
+            )?),
+            ca_cert_pem: ca_cert(vars.get("cequence_ca_cert_pem"))?,
+            tls_insecure: vars.bool("cequence_tls_insecure", false)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)], needs: Needs) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned(), needs)
+    }
+
+    const BRIDGE: &[(&str, &str)] = &[
+        ("cequence_client_id", "id"),
+        ("cequence_client_secret", "s3cr3t-value"),
+        ("cequence_auth_endpoint", "https://auth.example.com/token"),
+        ("cequence_edge_endpoint", "https://edge.example.com/"),
+    ];
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = config(BRIDGE, Needs::Bridge).unwrap();
+        let b = c.bridge.as_ref().unwrap();
+        assert_eq!(
+            b.transactions_url,
+            "https://edge.example.com/api-transactions"
+        );
+        assert_eq!(b.auth_style, AuthStyle::Basic);
+        assert!(b.gzip);
+        assert_eq!(b.max_in_flight, 4);
+        assert_eq!(b.http_timeout, Duration::from_secs(30));
+        assert_eq!(b.retry_max_elapsed, Duration::from_secs(120));
+        assert!(!b.tls_insecure);
+        assert_eq!(
+            c.pipeline.batch_limits,
+            BatchLimits {
+                max_transactions: 500,
+                max_bytes: 1 << 20
+            }
+        );
+        assert!(c.require_enabled_tag);
+        assert_eq!(c.tag_cache_ttl, Duration::from_secs(300));
+        assert_eq!(c.log_level, tracing::Level::INFO);
+        assert!(c.pipeline.static_filter.is_static("/a.woff2"));
+    }
+
+    #[test]
+    fn every_error_names_its_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("cequence_log_level", "loud")], "cequence_log_level"),
+            (&[("cequence_log_format", "xml")], "cequence_log_format"),
+            (&[("cequence_batch_size", "0")], "cequence_batch_size"),
+            (&[("cequence_batch_size", "ten")], "cequence_batch_size"),
+            (
+                &[("cequence_batch_max_bytes", "-1")],
+                "cequence_batch_max_bytes",
+            ),
+            (
+                &[("cequence_require_enabled_tag", "maybe")],
+                "cequence_require_enabled_tag",
+            ),
+            (&[("cequence_tag_cache_s", "1e3")], "cequence_tag_cache_s"),
+        ];
+        for (pairs, variable) in cases {
+            let err = config(pairs, Needs::NoBridge).unwrap_err();
+            assert_eq!(err.variable, *variable, "{pairs:?}");
+            assert!(err.to_string().starts_with(variable));
+        }
+        let bridge_cases: &[(&str, &str, &str)] = &[
+            (
+                "cequence_auth_endpoint",
+                "http://auth.example.com/token",
+                "cequence_auth_endpoint",
+            ),
+            (
+                "cequence_edge_endpoint",
+                "ftp://edge",
+                "cequence_edge_endpoint",
+            ),
+            (
+                "cequence_edge_endpoint",
+                "https://",
+                "cequence_edge_endpoint",
+            ),
+            ("cequence_auth_style", "digest", "cequence_auth_style"),
+            ("cequence_gzip", "on", "cequence_gzip"),
+            ("cequence_max_in_flight", "0", "cequence_max_in_flight"),
+            ("cequence_http_timeout_s", "0", "cequence_http_timeout_s"),
+            (
+                "cequence_ca_cert_pem",
+                "/nonexistent/ca.pem",
+                "cequence_ca_cert_pem",
+            ),
+            (
+                "cequence_client_secret_arn",
+                "not-an-arn",
+                "cequence_client_secret_arn",
+            ),
+            ("cequence_client_id", "", "cequence_client_id"),
+        ];
+        for (name, value, variable) in bridge_cases {
+            let mut pairs: Vec<(&str, &str)> =
+                BRIDGE.iter().filter(|(k, _)| k != name).copied().collect();
+            pairs.push((name, value));
+            let err = config(&pairs, Needs::Bridge).unwrap_err();
+            assert_eq!(err.variable, *variable, "{name}={value}");
+        }
+        let err = config(&BRIDGE[..3], Needs::Bridge).unwrap_err();
+        assert_eq!(err.variable, "cequence_edge_endpoint");
+    }
+
+    #[test]
+    fn http_endpoints_need_an_explicit_opt_in() {
+        let mut pairs = vec![
+            ("cequence_client_id", "id"),
+            ("cequence_client_secret", "x"),
+            ("cequence_auth_endpoint", "http://127.0.0.1:1/token"),
+            ("cequence_edge_endpoint", "http://127.0.0.1:2"),
+        ];
+        assert!(config(&pairs, Needs::Bridge).is_err());
+        pairs.push(("cequence_allow_insecure_endpoints", "true"));
+        assert!(config(&pairs, Needs::Bridge).is_ok());
+    }
+
+    #[test]
+    fn dry_run_needs_no_bridge_settings() {
+        let c = config(&[], Needs::NoBridge).unwrap();
+        assert!(c.bridge.is_none());
+    }
+
+    #[test]
+    fn secret_arn_wins_and_secrets_never_show_in_debug() {
+        let mut pairs = BRIDGE.to_vec();
+        let c = config(&pairs, Needs::Bridge).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t-value"));
+        pairs.push((
+            "cequence_client_secret_arn",
+            "arn:aws:secretsmanager:us-east-1:1:secret:x",
+        ));
+        let c = config(&pairs, Needs::Bridge).unwrap();
+        assert!(matches!(
+            c.bridge.unwrap().client_secret,
+            SecretSource::SecretsManager { .. }
+        ));
+    }
+
+    #[test]
+    fn url_joining_normalises_slashes() {
+        let cases = [
+            (
+                "https://e.example.com",
+                "/api-transactions",
+                "https://e.example.com/api-transactions",
+            ),
+            (
+                "https://e.example.com/",
+                "api-transactions",
+                "https://e.example.com/api-transactions",
+            ),
+            (
+                "https://e.example.com//",
+                "//api-transactions/",
+                "https://e.example.com/api-transactions",
+            ),
+            (
+                "https://e.example.com/base/",
+                "/v1/tx",
+                "https://e.example.com/base/v1/tx",
+            ),
+            ("https://e.example.com", "/", "https://e.example.com"),
+        ];
+        for (endpoint, path, want) in cases {
+            assert_eq!(join_url(endpoint, path), want);
+        }
+    }
+
+    #[test]
+    fn ca_cert_accepts_pem_text_with_escaped_newlines() {
+        let pem = "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----";
+        let mut pairs = BRIDGE.to_vec();
+        pairs.push(("cequence_ca_cert_pem", pem));
+        let c = config(&pairs, Needs::Bridge).unwrap();
+        assert!(c.bridge.unwrap().ca_cert_pem.unwrap().contains("\nMIIB\n"));
+    }
+}

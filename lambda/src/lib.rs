@@ -5,10 +5,13 @@
 //! `aws` (S3, CloudFront, Secrets Manager, the Lambda handler). The binary in
 //! `main.rs` is a thin shell over `cli` and the Lambda runtime.
 
+pub mod cli;
 pub mod config;
 pub mod core;
 pub mod delivery;
+pub mod report;
 pub mod secret;
+pub mod telemetry;
 
 /// Product name and version, sent as `User-Agent` and in `source_info`.
 pub const PRODUCT: &str = "cf-passive";

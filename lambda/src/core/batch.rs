@@ -68,7 +68,8 @@ impl Batcher {
         }
         if self.transactions == 0 {
             self.body.clear();
-            self.body.reserve(self.limits.max_bytes.min(encoded.len() * 2 + 2));
+            self.body
+                .reserve(self.limits.max_bytes.min(encoded.len() * 2 + 2));
             self.body.push(b'[');
         } else {
             self.body.push(b',');
@@ -116,17 +117,40 @@ mod tests {
     #[test]
     fn cuts_by_count() {
         let items: Vec<Vec<u8>> = (0..5).map(|i| format!("{i}").into_bytes()).collect();
-        let batches = run(BatchLimits { max_transactions: 2, max_bytes: 1000 }, &items);
+        let batches = run(
+            BatchLimits {
+                max_transactions: 2,
+                max_bytes: 1000,
+            },
+            &items,
+        );
         let bodies: Vec<&[u8]> = batches.iter().map(|b| b.body.as_slice()).collect();
         assert_eq!(bodies, [&b"[0,1]"[..], b"[2,3]", b"[4]"]);
-        assert_eq!(batches.iter().map(|b| b.index).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(
+            batches.iter().map(|b| b.index).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
     }
 
     #[test]
     fn cuts_by_bytes_and_sends_oversize_alone() {
-        let items = vec![b"\"aa\"".to_vec(), b"\"bb\"".to_vec(), b"\"cccccccccccc\"".to_vec(), b"1".to_vec()];
-        let batches = run(BatchLimits { max_transactions: 100, max_bytes: 11 }, &items);
-        let bodies: Vec<String> = batches.iter().map(|b| String::from_utf8(b.body.clone()).unwrap()).collect();
+        let items = vec![
+            b"\"aa\"".to_vec(),
+            b"\"bb\"".to_vec(),
+            b"\"cccccccccccc\"".to_vec(),
+            b"1".to_vec(),
+        ];
+        let batches = run(
+            BatchLimits {
+                max_transactions: 100,
+                max_bytes: 11,
+            },
+            &items,
+        );
+        let bodies: Vec<String> = batches
+            .iter()
+            .map(|b| String::from_utf8(b.body.clone()).unwrap())
+            .collect();
         assert_eq!(bodies, [r#"["aa","bb"]"#, r#"["cccccccccccc"]"#, "[1]"]);
     }
 

@@ -26,8 +26,7 @@ pub fn distribution_from_key(key: &str) -> Option<&str> {
     let segments: Vec<&str> = key.split('/').collect();
     let file_name = segments.last().copied().unwrap_or_default();
     let mut parts = file_name.splitn(3, '.');
-    if let (Some(id), Some(date_hour), Some(unique)) = (parts.next(), parts.next(), parts.next())
-    {
+    if let (Some(id), Some(date_hour), Some(unique)) = (parts.next(), parts.next(), parts.next()) {
         if is_distribution_id(id) && is_date_hour(date_hour) && !unique.is_empty() {
             return Some(id);
         }
@@ -41,7 +40,9 @@ pub fn distribution_from_key(key: &str) -> Option<&str> {
     }
     // Rule 3 needs the four date segments and a file after them.
     for window in segments.windows(6) {
-        let [id, y, m, d, h, _file] = window else { continue };
+        let [id, y, m, d, h, _file] = window else {
+            continue;
+        };
         if is_distribution_id(id)
             && all_digits(y, 4)
             && all_digits(m, 2)

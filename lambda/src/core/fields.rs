@@ -99,13 +99,41 @@ mod tests {
     #[test]
     fn every_variant_has_a_name_and_fits_the_slot_array() {
         let names = [
-            "date", "time", "timestamp", "timestamp(ms)", "x-edge-location", "sc-bytes", "c-ip",
-            "cs-method", "cs(Host)", "cs-uri-stem", "sc-status", "cs(Referer)", "cs(User-Agent)",
-            "cs-uri-query", "cs(Cookie)", "x-edge-result-type", "x-edge-request-id",
-            "x-host-header", "cs-protocol", "cs-bytes", "time-taken", "x-forwarded-for",
-            "ssl-protocol", "ssl-cipher", "x-edge-response-result-type", "cs-protocol-version",
-            "c-port", "time-to-first-byte", "x-edge-detailed-result-type", "sc-content-type",
-            "sc-content-len", "sc-range-start", "sc-range-end", "c-country", "asn",
+            "date",
+            "time",
+            "timestamp",
+            "timestamp(ms)",
+            "x-edge-location",
+            "sc-bytes",
+            "c-ip",
+            "cs-method",
+            "cs(Host)",
+            "cs-uri-stem",
+            "sc-status",
+            "cs(Referer)",
+            "cs(User-Agent)",
+            "cs-uri-query",
+            "cs(Cookie)",
+            "x-edge-result-type",
+            "x-edge-request-id",
+            "x-host-header",
+            "cs-protocol",
+            "cs-bytes",
+            "time-taken",
+            "x-forwarded-for",
+            "ssl-protocol",
+            "ssl-cipher",
+            "x-edge-response-result-type",
+            "cs-protocol-version",
+            "c-port",
+            "time-to-first-byte",
+            "x-edge-detailed-result-type",
+            "sc-content-type",
+            "sc-content-len",
+            "sc-range-start",
+            "sc-range-end",
+            "c-country",
+            "asn",
             "DistributionId",
         ];
         assert_eq!(names.len(), Field::COUNT);
@@ -116,6 +144,10 @@ mod tests {
             assert!(seen.insert(field as usize), "{name} maps to a taken slot");
         }
         assert_eq!(Field::from_name("fle-status"), None);
-        assert_eq!(Field::from_name("CS-METHOD"), None, "names are case-sensitive");
+        assert_eq!(
+            Field::from_name("CS-METHOD"),
+            None,
+            "names are case-sensitive"
+        );
     }
 }

@@ -86,11 +86,11 @@ mod tests {
             ("/fonts/a.woff2", true),
             ("/api/v1/users", false),
             ("/api/v1/users.json", false),
-            ("/js/app", false),             // the extension is on a directory, not the file
-            ("/download.js/list", false),   // only the last segment counts
+            ("/js/app", false), // the extension is on a directory, not the file
+            ("/download.js/list", false), // only the last segment counts
             ("/", false),
             ("", false),
-            (".js", false),                 // a bare extension is not a file name
+            (".js", false), // a bare extension is not a file name
             ("/a.gz", true),
             ("/a.tar.gz", true),
             ("/archive.gzip", false),

@@ -264,7 +264,10 @@ where
             continue;
         }
         if options.static_filter.is_static(&fields.path) {
-            debug!("⏩ 🚫 Skipping request with static extension for {}", fields.path);
+            debug!(
+                "⏩ 🚫 Skipping request with static extension for {}",
+                fields.path
+            );
             summary.skipped_static += 1;
             continue;
         }

@@ -139,10 +139,18 @@ pub struct Required<'r> {
 /// Checks the required fields (contract §4, malformed rows) and decodes the path.
 pub fn required<'r>(record: &'r Record<'_>) -> Result<Required<'r>, MappingError> {
     let timestamp = timestamp(record)?;
-    let client_ip = record.get(Field::ClientIp).ok_or(MappingError::Missing("c-ip"))?;
-    let method = record.get(Field::Method).ok_or(MappingError::Missing("cs-method"))?;
-    let stem = record.get(Field::UriStem).ok_or(MappingError::Missing("cs-uri-stem"))?;
-    let status_text = record.get(Field::Status).ok_or(MappingError::Missing("sc-status"))?;
+    let client_ip = record
+        .get(Field::ClientIp)
+        .ok_or(MappingError::Missing("c-ip"))?;
+    let method = record
+        .get(Field::Method)
+        .ok_or(MappingError::Missing("cs-method"))?;
+    let stem = record
+        .get(Field::UriStem)
+        .ok_or(MappingError::Missing("cs-uri-stem"))?;
+    let status_text = record
+        .get(Field::Status)
+        .ok_or(MappingError::Missing("sc-status"))?;
     let status = status_text
         .parse::<u16>()
         .ok()
@@ -306,15 +314,17 @@ pub fn timestamp(record: &Record<'_>) -> Result<String, MappingError> {
         if !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid());
         }
-        let millis: i64 = format!("{:0<3}", &frac[..frac.len().min(3)]).parse().map_err(|_| invalid())?;
+        let millis: i64 = format!("{:0<3}", &frac[..frac.len().min(3)])
+            .parse()
+            .map_err(|_| invalid())?;
         let time = time + time::Duration::milliseconds(millis);
         return time.format(MILLIS_FORMAT).map_err(|_| invalid());
     }
     match (record.get(Field::Date), record.get(Field::Time)) {
-        (Some(date), Some(time)) if is_date(date) && is_time(time) => {
-            Ok(format!("{date}T{time}Z"))
+        (Some(date), Some(time)) if is_date(date) && is_time(time) => Ok(format!("{date}T{time}Z")),
+        (Some(date), Some(time)) => {
+            Err(MappingError::Invalid("date/time", format!("{date} {time}")))
         }
-        (Some(date), Some(time)) => Err(MappingError::Invalid("date/time", format!("{date} {time}"))),
         _ => Err(MappingError::Missing("timestamp")),
     }
 }
