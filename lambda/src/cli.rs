@@ -41,6 +41,16 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Reprocess S3 objects, or the events in the failure queue, with the Lambda's code.
+    Replay {
+        /// Drain this SQS queue (the Lambda's on-failure destination): each message is
+        /// deleted only after all of its objects were delivered.
+        #[arg(long, value_name = "QUEUE_URL")]
+        from_dlq: Option<String>,
+        /// Objects to reprocess, as s3://bucket/key.
+        #[arg(value_name = "S3_URL", required_unless_present = "from_dlq")]
+        objects: Vec<String>,
+    },
 }
 
 /// NDJSON to a writer: one transaction per line.
@@ -85,6 +95,13 @@ pub struct Progress<R> {
     bar: ProgressBar,
 }
 
+impl<R> Progress<R> {
+    /// The bar, to clear it when the reader has moved into the pipeline.
+    pub fn bar_handle(&self) -> ProgressBar {
+        self.bar.clone()
+    }
+}
+
 impl<R: Read> Read for Progress<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -119,8 +136,12 @@ pub fn open_local(path: &PathBuf) -> std::io::Result<(u64, Progress<File>)> {
 
 /// The object key a local file stands for.
 pub fn local_key(path: &std::path::Path, key: Option<&str>) -> String {
-    key.map(str::to_string)
-        .unwrap_or_else(|| path.to_string_lossy().trim_start_matches("./").to_string())
+    key.map(str::to_string).unwrap_or_else(|| {
+        let path = path.to_string_lossy();
+        path.trim_start_matches("./")
+            .trim_start_matches('/')
+            .to_string()
+    })
 }
 
 /// `process --dry-run`: every file's transactions to stdout. Returns the
@@ -153,7 +174,7 @@ pub fn dry_run(files: &[PathBuf], bucket: &str, key: Option<&str>) -> usize {
             tracing::debug!("{url}: not a log ({reason:?}), skipped");
             continue;
         }
-        let bar = reader.bar.clone();
+        let bar = reader.bar_handle();
         let processed = process_object(reader, object, &options, &mut AllowAll, &mut sink);
         bar.finish_and_clear();
         report::log_summary(&url, &processed.summary);

@@ -5,10 +5,13 @@
 //! `aws` (S3, CloudFront, Secrets Manager, the Lambda handler). The binary in
 //! `main.rs` is a thin shell over `cli` and the Lambda runtime.
 
+pub mod app;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod delivery;
+pub mod forward;
 pub mod report;
 pub mod secret;
 pub mod telemetry;

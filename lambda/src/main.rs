@@ -6,9 +6,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cf_passive::cli::{Cli, Command};
-use cf_passive::config::{Config, Needs};
+use cf_passive::config::{Config, LogFormat, Needs};
 
 fn main() -> ExitCode {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return lambda();
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Process {
@@ -17,29 +20,77 @@ fn main() -> ExitCode {
             bucket,
             files,
         } => {
-            init_logging(Needs::NoBridge);
-            let failures = cf_passive::cli::dry_run(&files, &bucket, key.as_deref());
-            if failures == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
+            let Some(_config) = load(Needs::NoBridge) else {
+                return ExitCode::from(2);
+            };
+            match cf_passive::cli::dry_run(&files, &bucket, key.as_deref()) {
+                0 => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
             }
         }
-        Command::Process { dry_run: false, .. } => {
-            init_logging(Needs::Bridge);
-            tracing::error!("sending to the bridge is not wired yet");
+        Command::Process {
+            dry_run: false,
+            key,
+            bucket,
+            files,
+        } => {
+            let Some(config) = load(Needs::Bridge) else {
+                return ExitCode::from(2);
+            };
+            runtime().block_on(cf_passive::app::process_files(
+                config,
+                &files,
+                &bucket,
+                key.as_deref(),
+            ))
+        }
+        Command::Replay { from_dlq, objects } => {
+            let Some(config) = load(Needs::Bridge) else {
+                return ExitCode::from(2);
+            };
+            runtime().block_on(cf_passive::app::replay(
+                config,
+                &objects,
+                from_dlq.as_deref(),
+            ))
+        }
+    }
+}
+
+/// Under the Lambda runtime: a configuration error fails the cold start
+/// with a message naming the variable.
+fn lambda() -> ExitCode {
+    let Some(config) = load(Needs::Bridge) else {
+        return ExitCode::FAILURE;
+    };
+    match runtime().block_on(cf_passive::app::run_lambda(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("the Lambda runtime stopped: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-/// Logging is configured from the same variables as everything else; a bad
-/// level still gets logging (at info) so the configuration error is seen.
-fn init_logging(needs: Needs) {
+/// Reads the configuration once and sets up logging from it. A bad setting
+/// still gets logging (text, info) so its error is seen.
+fn load(needs: Needs) -> Option<Config> {
     match Config::from_env(needs) {
-        Ok(config) => cf_passive::telemetry::init(config.log_level, config.log_format),
-        Err(_) => {
-            cf_passive::telemetry::init(tracing::Level::INFO, cf_passive::config::LogFormat::Text)
+        Ok(config) => {
+            cf_passive::telemetry::init(config.log_level, config.log_format);
+            Some(config)
+        }
+        Err(e) => {
+            cf_passive::telemetry::init(tracing::Level::INFO, LogFormat::Text);
+            tracing::error!("configuration error: {e}");
+            None
         }
     }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built")
 }

@@ -1,0 +1,346 @@
+//! Wiring: builds clients once (per container or per command) and runs the
+//! Lambda runtime, `process` and `replay`. Everything here is I/O glue.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aws_config::BehaviorVersion;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use tracing::{error, info, warn};
+
+use crate::aws::event::{parse_event, ObjectEvent};
+use crate::aws::handler::{Handler, ObjectOutcome};
+use crate::aws::s3::S3Store;
+use crate::aws::secrets::read_client_secret;
+use crate::aws::tags::{account_from_function_arn, CloudFrontTags};
+use crate::cli::{local_key, open_local};
+use crate::config::{Config, Needs, SecretSource};
+use crate::delivery::{Delivery, ObjectId};
+use crate::forward::{report_object, Forwarder, NoTags};
+
+/// Any start-up failure, already phrased for the operator.
+pub type StartError = String;
+
+async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// S3 with path-style addressing when an endpoint override (an emulator) is set.
+fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(custom_endpoint)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// The delivery, with the secret resolved (Secrets Manager read once here).
+async fn build_delivery(
+    config: &Config,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> Result<Delivery, StartError> {
+    let bridge = config
+        .bridge
+        .as_ref()
+        .ok_or("bridge settings are missing")?;
+    let secret = match &bridge.client_secret {
+        SecretSource::Value(secret) => secret.clone(),
+        SecretSource::SecretsManager { arn } => {
+            let sdk = match sdk {
+                Some(sdk) => sdk.clone(),
+                None => aws_config().await,
+            };
+            read_client_secret(&aws_sdk_secretsmanager::Client::new(&sdk), arn).await?
+        }
+    };
+    Delivery::new(bridge.delivery_settings(secret)).map_err(|e| e.to_string())
+}
+
+fn tags(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    account_id: Option<String>,
+) -> Option<Arc<CloudFrontTags>> {
+    if !config.require_enabled_tag {
+        warn!("cequence_require_enabled_tag=false: records of every distribution are forwarded");
+        return None;
+    }
+    Some(Arc::new(CloudFrontTags::new(
+        aws_sdk_cloudfront::Client::new(sdk),
+        account_id,
+        config.tag_cache_ttl,
+    )))
+}
+
+/// Lambda mode: build everything once, then serve events.
+pub async fn run_lambda(config: Config) -> Result<(), lambda_runtime::Error> {
+    let sdk = aws_config().await;
+    let delivery = build_delivery(&config, Some(&sdk)).await.map_err(|e| {
+        error!("cold start failed: {e}");
+        e
+    })?;
+    let handler = Arc::new(Handler {
+        store: S3Store {
+            client: s3_client(&sdk),
+        },
+        forwarder: Forwarder {
+            options: config.pipeline.clone(),
+            delivery,
+            tags: tags(&config, &sdk, None),
+        },
+        max_concurrent_objects: config.max_concurrent_objects,
+        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = handler.clone();
+        async move {
+            if let (Some(tags), Some(account)) = (
+                &handler.forwarder.tags,
+                account_from_function_arn(&event.context.invoked_function_arn),
+            ) {
+                tags.learn_account_id(account);
+            }
+            handler.handle(&event.payload).await
+        }
+    }))
+    .await
+}
+
+/// `process FILE...` to the bridge: exit 0 only when every transaction was accepted.
+pub async fn process_files(
+    config: Config,
+    files: &[PathBuf],
+    bucket: &str,
+    key: Option<&str>,
+) -> ExitCode {
+    let delivery = match build_delivery(&config, None).await {
+        Ok(delivery) => delivery,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Local files are not S3 objects: the enabled-tag check applies to S3 only.
+    let forwarder: Forwarder<NoTags> = Forwarder {
+        options: config.pipeline.clone(),
+        delivery,
+        tags: None,
+    };
+    let mut failed = 0;
+    for path in files {
+        let key = local_key(path, key);
+        let (size, reader) = match open_local(path) {
+            Ok(opened) => opened,
+            Err(e) => {
+                error!("s3://{bucket}/{key}: cannot open {}: {e}", path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        if crate::core::filter::not_a_log(&key, Some(size)).is_some() {
+            info!("s3://{bucket}/{key}: not a log, skipped");
+            continue;
+        }
+        let id = ObjectId {
+            bucket: bucket.to_string(),
+            key,
+            version: local_version(path, size),
+        };
+        let bar = reader.bar_handle();
+        let report = forwarder.forward(reader, id).await;
+        bar.finish_and_clear();
+        report_object(&report, None);
+        if report.failure_message().is_some() {
+            failed += 1;
+        }
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// A stable stand-in for an ETag: the same unchanged file gives the same
+/// Idempotency-Keys, so re-sending it is deduplicated by the bridge.
+fn local_version(path: &std::path::Path, size: u64) -> String {
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    format!("local-{size}-{modified}")
+}
+
+/// Splits `s3://bucket/key`.
+pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_string(), key.to_string()))
+}
+
+/// `replay`: reprocess S3 objects, or the events in the failure queue, with
+/// the same code as the Lambda, from an operator's machine.
+pub async fn replay(config: Config, urls: &[String], from_dlq: Option<&str>) -> ExitCode {
+    let sdk = aws_config().await;
+    let account_id = match aws_sdk_sts::Client::new(&sdk)
+        .get_caller_identity()
+        .send()
+        .await
+    {
+        Ok(identity) => identity.account().map(str::to_string),
+        Err(e) if config.require_enabled_tag => {
+            error!("cannot find the AWS account id (sts:GetCallerIdentity): {e}; check your AWS credentials");
+            return ExitCode::FAILURE;
+        }
+        Err(_) => None,
+    };
+    let delivery = match build_delivery(&config, Some(&sdk)).await {
+        Ok(delivery) => delivery,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let handler = Handler {
+        store: S3Store {
+            client: s3_client(&sdk),
+        },
+        forwarder: Forwarder {
+            options: config.pipeline.clone(),
+            delivery,
+            tags: tags(&config, &sdk, account_id),
+        },
+        max_concurrent_objects: config.max_concurrent_objects,
+        function_name: None,
+    };
+    let mut failed = 0usize;
+    for url in urls {
+        let Some((bucket, key)) = parse_s3_url(url) else {
+            error!("{url}: expected s3://bucket/key");
+            failed += 1;
+            continue;
+        };
+        let outcome = handler
+            .handle_object(&ObjectEvent {
+                bucket,
+                key,
+                size: None,
+            })
+            .await;
+        if matches!(
+            outcome,
+            ObjectOutcome::Retry(_) | ObjectOutcome::Unreadable(_)
+        ) {
+            failed += 1;
+        }
+    }
+    if let Some(queue_url) = from_dlq {
+        failed += replay_queue(&handler, &aws_sdk_sqs::Client::new(&sdk), queue_url).await;
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        error!("{failed} object(s) or message(s) not replayed; fix the cause and run replay again");
+        ExitCode::FAILURE
+    }
+}
+
+/// Drains the failure queue: each message's objects are forwarded, and the
+/// message is deleted only after all of them were. Returns the failures.
+async fn replay_queue<T: crate::forward::TagSource>(
+    handler: &Handler<S3Store, T>,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> usize {
+    let mut failed = 0;
+    let mut kept_receipts = std::collections::HashSet::new();
+    loop {
+        let received = match sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(900)
+            .send()
+            .await
+        {
+            Ok(received) => received,
+            Err(e) => {
+                error!("cannot read {queue_url}: {e}");
+                return failed + 1;
+            }
+        };
+        let messages = received.messages();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            let id = message.message_id().unwrap_or("?").to_string();
+            if !kept_receipts.insert(id.clone()) {
+                continue; // seen in this run and kept: do not loop on it
+            }
+            let body = message.body().unwrap_or_default();
+            let objects = match serde_json::from_str::<Value>(body)
+                .map_err(|e| e.to_string())
+                .and_then(|v| parse_event(&v).map_err(|e| e.to_string()))
+            {
+                Ok(parsed) => parsed.objects,
+                Err(e) => {
+                    error!("message {id}: {e}; left in the queue");
+                    failed += 1;
+                    continue;
+                }
+            };
+            let mut all_done = true;
+            for object in &objects {
+                let outcome = handler.handle_object(object).await;
+                if matches!(outcome, ObjectOutcome::Retry(_)) {
+                    all_done = false;
+                }
+            }
+            if !all_done {
+                error!("message {id}: not every object was delivered; left in the queue");
+                failed += 1;
+                continue;
+            }
+            if let Some(receipt) = message.receipt_handle() {
+                match sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                {
+                    Ok(_) => info!(
+                        "message {id}: {} object(s) replayed, deleted from the queue",
+                        objects.len()
+                    ),
+                    Err(e) => {
+                        error!("message {id}: replayed but not deleted: {e}");
+                        failed += 1;
+                    }
+                }
+            }
+        }
+    }
+    failed
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn s3_urls() {
+        assert_eq!(
+            super::parse_s3_url("s3://b/k/x.gz"),
+            Some(("b".into(), "k/x.gz".into()))
+        );
+        assert_eq!(super::parse_s3_url("s3://b/"), None);
+        assert_eq!(super::parse_s3_url("https://b/k"), None);
+    }
+}

@@ -1,0 +1,6 @@
+//! AWS adapters: events, S3, CloudFront tags, Secrets Manager, the handler.
+pub mod event;
+pub mod handler;
+pub mod s3;
+pub mod secrets;
+pub mod tags;

@@ -1,0 +1,49 @@
+//! The client secret from Secrets Manager, read once per container.
+
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+
+use crate::secret::SecretString;
+
+/// Reads the secret. A raw `SecretString` is the client secret; a JSON object
+/// with a `client_secret` (or `cequence_client_secret`) key is accepted too.
+pub async fn read_client_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> Result<SecretString, String> {
+    let output = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot read cequence_client_secret_arn {arn}: {} (check secretsmanager:GetSecretValue on it)",
+                e.message().map(str::to_string).unwrap_or_else(|| e.to_string())
+            )
+        })?;
+    let text = output
+        .secret_string()
+        .ok_or_else(|| format!("secret {arn} has no SecretString"))?;
+    Ok(SecretString::from(extract(text)))
+}
+
+fn extract(text: &str) -> String {
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) {
+        for key in ["client_secret", "cequence_client_secret"] {
+            if let Some(serde_json::Value::String(s)) = map.get(key) {
+                return s.clone();
+            }
+        }
+    }
+    text.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn raw_or_json_secret() {
+        assert_eq!(super::extract("abc\n"), "abc");
+        assert_eq!(super::extract(r#"{"client_secret":"xyz"}"#), "xyz");
+        assert_eq!(super::extract(r#"{"other":"1"}"#), r#"{"other":"1"}"#);
+    }
+}

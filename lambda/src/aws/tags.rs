@@ -1,0 +1,129 @@
+//! The `cequence-enabled` tag check (contract §5) with `ListTagsForResource`,
+//! cached per container for `cequence_tag_cache_s`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudfront::error::ProvideErrorMetadata;
+
+use crate::forward::{TagSource, TagState};
+
+pub const ENABLED_TAG: &str = "cequence-enabled";
+
+/// CloudFront tag lookups with a TTL cache. Failed lookups are not cached.
+#[derive(Debug)]
+pub struct CloudFrontTags {
+    client: aws_sdk_cloudfront::Client,
+    /// Known at cold start (replay: STS) or from the first event's function ARN.
+    account_id: OnceLock<String>,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (Instant, TagState)>>,
+}
+
+impl CloudFrontTags {
+    pub fn new(
+        client: aws_sdk_cloudfront::Client,
+        account_id: Option<String>,
+        ttl: Duration,
+    ) -> Self {
+        let cell = OnceLock::new();
+        if let Some(account_id) = account_id {
+            let _ = cell.set(account_id);
+        }
+        CloudFrontTags {
+            client,
+            account_id: cell,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sets the account id once (from the invoked function's ARN).
+    pub fn learn_account_id(&self, account_id: &str) {
+        let _ = self.account_id.set(account_id.to_string());
+    }
+
+    fn cached(&self, id: &str) -> Option<TagState> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, state)| *state)
+    }
+
+    async fn lookup(&self, id: &str) -> Result<TagState, String> {
+        let account = self
+            .account_id
+            .get()
+            .ok_or_else(|| "the AWS account id is not known yet".to_string())?;
+        let arn = format!("arn:aws:cloudfront::{account}:distribution/{id}");
+        match self
+            .client
+            .list_tags_for_resource()
+            .resource(&arn)
+            .send()
+            .await
+        {
+            Ok(output) => {
+                let enabled = output
+                    .tags()
+                    .and_then(|tags| tags.items())
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|tag| {
+                        tag.key() == ENABLED_TAG
+                            && tag.value().is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                    });
+                Ok(if enabled {
+                    TagState::Enabled
+                } else {
+                    TagState::Disabled
+                })
+            }
+            Err(e) if e.code() == Some("NoSuchResource") => Ok(TagState::Missing),
+            Err(e) => Err(format!(
+                "ListTagsForResource {arn}: {}",
+                e.message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{e}"))
+            )),
+        }
+    }
+}
+
+impl TagSource for CloudFrontTags {
+    async fn tag_state(&self, distribution_id: &str) -> Result<TagState, String> {
+        if let Some(state) = self.cached(distribution_id) {
+            return Ok(state);
+        }
+        let state = self.lookup(distribution_id).await?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(distribution_id.to_string(), (Instant::now(), state));
+        Ok(state)
+    }
+}
+
+/// The account id inside a Lambda function ARN
+/// (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`).
+pub fn account_from_function_arn(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_id_from_function_arn() {
+        assert_eq!(
+            account_from_function_arn(
+                "arn:aws:lambda:us-east-1:123456789012:function:cequence-cf-passive-lambda-ab"
+            ),
+            Some("123456789012")
+        );
+        assert_eq!(account_from_function_arn("nonsense"), None);
+    }
+}
