@@ -4,7 +4,8 @@
 # fresh machine needs nothing but this script. Idempotent: re-runs are quick.
 set -euo pipefail
 
-readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
 
 usage() {
   cat <<USAGE
