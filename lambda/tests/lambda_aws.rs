@@ -1,0 +1,391 @@
+//! The Lambda handler against real servers on 127.0.0.1: moto for S3 and
+//! CloudFront, the strict OAuth test server and the bridge receiver. Each
+//! test uses its own bucket, so one moto (CF_PASSIVE_MOTO_URL, started by
+//! scripts/test.sh) can serve them all; without it each test starts its own.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::primitives::ByteStream;
+use cf_passive::aws::handler::{Handler, HandlerError, ObjectOutcome};
+use cf_passive::aws::s3::S3Store;
+use cf_passive::aws::tags::CloudFrontTags;
+use cf_passive::core::pipeline::PipelineOptions;
+use cf_passive::delivery::{AuthStyle, Delivery, Settings};
+use cf_passive::forward::{Forwarder, NoTags, TagSource};
+use cf_passive::secret::SecretString;
+use cf_passive_testkit::{BridgeConfig, BridgeReceiver, MotoServer, OAuthConfig, OAuthTestServer, RunningBridge, RunningOAuth};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use serde_json::{json, Value};
+
+const ACCOUNT: &str = "123456789012";
+
+/// moto: shared when scripts/test.sh started one, else this test's own.
+struct Moto {
+    url: String,
+    _own: Option<MotoServer>,
+}
+
+fn moto() -> Moto {
+    match std::env::var("CF_PASSIVE_MOTO_URL") {
+        Ok(url) if !url.is_empty() => Moto { url, _own: None },
+        _ => {
+            let server = MotoServer::spawn();
+            Moto { url: server.endpoint_url(), _own: Some(server) }
+        }
+    }
+}
+
+async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+fn s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+}
+
+fn unique(name: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{name}-{}-{n}", std::process::id())
+}
+
+struct Env {
+    moto: Moto,
+    sdk: aws_config::SdkConfig,
+    bucket: String,
+    bridge: RunningBridge,
+    oauth: RunningOAuth,
+}
+
+async fn env(faults: &str) -> Env {
+    let moto = moto();
+    let sdk = sdk(&moto.url).await;
+    let bucket = unique("logs");
+    s3(&sdk).create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let oauth = OAuthTestServer::start(OAuthConfig::default()).await.unwrap();
+    let bridge = BridgeReceiver::start(BridgeConfig {
+        faults: faults.parse().expect("fault script"),
+        ..BridgeConfig::default()
+    })
+    .await
+    .unwrap();
+    Env { moto, sdk, bucket, bridge, oauth }
+}
+
+impl Env {
+    fn delivery(&self) -> Delivery {
+        let oauth = OAuthConfig::default();
+        Delivery::new(Settings {
+            auth_endpoint: self.oauth.token_url(),
+            client_id: oauth.client_id.clone(),
+            client_secret: SecretString::from(oauth.client_secret.clone()),
+            auth_style: AuthStyle::Basic,
+            transactions_url: self.bridge.transactions_url(),
+            gzip: true,
+            max_in_flight: 4,
+            http_timeout: Duration::from_secs(5),
+            retry_max_elapsed: Duration::from_secs(3),
+            ca_cert_pem: None,
+            tls_insecure: false,
+        })
+        .unwrap()
+    }
+
+    fn handler<T: TagSource>(&self, tags: Option<Arc<T>>) -> Handler<S3Store, T> {
+        Handler {
+            store: S3Store { client: s3(&self.sdk) },
+            forwarder: Forwarder {
+                options: PipelineOptions {
+                    batch_limits: cf_passive::core::batch::BatchLimits { max_transactions: 200, max_bytes: 1 << 20 },
+                    ..PipelineOptions::default()
+                },
+                delivery: self.delivery(),
+                tags,
+            },
+            max_concurrent_objects: 3,
+            function_name: Some("cf-passive-test".into()),
+        }
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) {
+        s3(&self.sdk)
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .expect("put object");
+    }
+
+    fn ids(&self) -> std::collections::BTreeSet<String> {
+        self.bridge
+            .transactions()
+            .iter()
+            .map(|t| t.transaction["transaction-id"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn generated(seed: u64, records: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut g = cf_loggen::Generator::new(seed, cf_loggen::Format::Legacy, cf_loggen::Options::default());
+    g.write_header(&mut out).unwrap();
+    g.write_records(&mut out, records).unwrap();
+    out
+}
+
+/// The ids a dry run of `text` yields: the expectation for the bridge.
+fn expected_ids(text: &[u8], key: &str) -> std::collections::BTreeSet<String> {
+    struct Ids(std::collections::BTreeSet<String>);
+    impl cf_passive::core::pipeline::TransactionSink for Ids {
+        fn accept(&mut self, encoded: &[u8]) -> cf_passive::core::pipeline::Flow {
+            let v: Value = serde_json::from_slice(encoded).unwrap();
+            self.0.insert(v["transaction-id"].as_str().unwrap().to_string());
+            cf_passive::core::pipeline::Flow::Continue
+        }
+    }
+    let mut ids = Ids(Default::default());
+    let object = cf_passive::core::pipeline::ObjectRef { bucket: "b", key };
+    cf_passive::core::pipeline::process_object(
+        std::io::Cursor::new(text.to_vec()),
+        object,
+        &PipelineOptions::default(),
+        &mut cf_passive::core::pipeline::AllowAll,
+        &mut ids,
+    );
+    ids.0
+}
+
+/// A complete S3 record, the key URL-encoded as S3 does (`+` for space).
+fn record(bucket: &str, key: &str, size: usize) -> Value {
+    let encoded: String = key
+        .bytes()
+        .map(|b| match b {
+            b' ' => "+".to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    json!({
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2024-02-01T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:TEST"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "T", "x-amz-id-2": "T"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "cequence",
+               "bucket": {"name": bucket, "ownerIdentity": {"principalId": "T"}, "arn": format!("arn:aws:s3:::{bucket}")},
+               "object": {"key": encoded, "size": size, "eTag": "0", "sequencer": "0"}}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_a_large_object_and_delivers_every_transaction() {
+    let env = env("").await;
+    let text = generated(3, 60_000); // ~20 MB uncompressed
+    let key = "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.large.gz";
+    env.put(key, gzip(&text)).await;
+    let handler = env.handler::<NoTags>(None);
+    let out = handler.handle(&json!({"Records": [record(&env.bucket, key, 1)]})).await.unwrap();
+    let expected = expected_ids(&text, key);
+    assert!(expected.len() > 30_000);
+    assert_eq!(out["transactions"], expected.len());
+    assert_eq!(env.ids(), expected);
+    let keys: std::collections::BTreeSet<_> = env.bridge.requests().iter().filter_map(|r| r.idempotency_key.clone()).collect();
+    assert_eq!(keys.len() as u64, (expected.len() as u64).div_ceil(200), "one key per batch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_with_spaces_and_unicode_are_decoded() {
+    let env = env("").await;
+    let key = "cloudfront-logs/my logs/caf\u{e9} \u{2713}+plus/E2EXAMPLE1.2024-01-31-23.a1b2c3d4.gz";
+    let text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/E2EXAMPLE1.2024-01-31-23.a1b2c3d4")).unwrap();
+    env.put(key, gzip(&text)).await;
+    let handler = env.handler::<NoTags>(None);
+    handler.handle(&json!({"Records": [record(&env.bucket, key, 10)]})).await.unwrap();
+    let received = env.bridge.transactions();
+    assert_eq!(received.len(), 6);
+    assert_eq!(received[0].transaction["txn-meta-data"]["log-object"], format!("s3://{}/{key}", env.bucket));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_object_is_skipped_with_a_warning_not_retried() {
+    let env = env("").await;
+    let handler = env.handler::<NoTags>(None);
+    let key = "cloudfront-logs/E2EXAMPLE1.2024-01-31-23.gone.gz";
+    let outcome = handler
+        .handle_object(&cf_passive::aws::event::ObjectEvent { bucket: env.bucket.clone(), key: key.into(), size: Some(10) })
+        .await;
+    assert!(matches!(outcome, ObjectOutcome::Skipped(ref m) if m.contains("does not exist")), "{outcome:?}");
+    assert!(handler.handle(&json!({"Records": [record(&env.bucket, key, 10)]})).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_of_a_multi_record_event_and_an_sqs_wrapped_one() {
+    let env = env("").await;
+    let mut expected = std::collections::BTreeSet::new();
+    let mut records = Vec::new();
+    for seed in 0..3u64 {
+        let key = format!("cloudfront-logs/E27FO14I29XXXX.2024-01-31-2{seed}.multi{seed}.gz");
+        let text = generated(100 + seed, 500);
+        expected.extend(expected_ids(&text, &key));
+        env.put(&key, gzip(&text)).await;
+        records.push(record(&env.bucket, &key, 1));
+    }
+    env.put("cloudfront-logs/", Vec::new()).await;
+    records.push(record(&env.bucket, "cloudfront-logs/", 0));
+    env.put("cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.empty.gz", Vec::new()).await;
+    records.push(record(&env.bucket, "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.empty.gz", 0));
+    let handler = env.handler::<NoTags>(None);
+    let direct = json!({"Records": records[..2]});
+    let out = handler.handle(&direct).await.unwrap();
+    assert_eq!(out["objects"], 2);
+    let rest = json!({"Records": records[2..]});
+    let sqs = json!({"Records": [{"eventSource": "aws:sqs", "messageId": "m1", "body": rest.to_string()}]});
+    let out = handler.handle(&sqs).await.unwrap();
+    assert_eq!(out["skipped"], 2, "folder marker and zero-byte object: {out}");
+    assert_eq!(env.ids(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_event_is_acknowledged_and_sends_nothing() {
+    let env = env("").await;
+    let handler = env.handler::<NoTags>(None);
+    let out = handler
+        .handle(&json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2024-02-01T00:00:00.000Z", "Bucket": env.bucket, "RequestId": "x", "HostId": "y"}))
+        .await
+        .unwrap();
+    assert_eq!(out["objects"], 0);
+    assert!(env.bridge.requests().is_empty());
+    assert_eq!(env.oauth.stats().tokens_issued, 0, "no token fetched for nothing");
+}
+
+async fn distribution(cloudfront: &aws_sdk_cloudfront::Client, reference: &str, tag: Option<&str>) -> String {
+    use aws_sdk_cloudfront::types::*;
+    let origin = Origin::builder()
+        .id("api")
+        .domain_name("api.example.com")
+        .custom_origin_config(
+            CustomOriginConfig::builder()
+                .http_port(80)
+                .https_port(443)
+                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let config = DistributionConfig::builder()
+        .caller_reference(reference)
+        .comment("test")
+        .enabled(true)
+        .origins(Origins::builder().quantity(1).items(origin).build().unwrap())
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("api")
+                .viewer_protocol_policy(ViewerProtocolPolicy::AllowAll)
+                .forwarded_values(
+                    ForwardedValues::builder()
+                        .query_string(false)
+                        .cookies(CookiePreference::builder().forward(ItemSelection::None).build().unwrap())
+                        .build()
+                        .unwrap(),
+                )
+                .min_ttl(0)
+                .trusted_signers(TrustedSigners::builder().enabled(false).quantity(0).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let created = cloudfront.create_distribution().distribution_config(config).send().await.expect("create distribution");
+    let id = created.distribution().unwrap().id().to_string();
+    if let Some(value) = tag {
+        cloudfront
+            .tag_resource()
+            .resource(format!("arn:aws:cloudfront::{ACCOUNT}:distribution/{id}"))
+            .tags(Tags::builder().items(Tag::builder().key("cequence-enabled").value(value).build().unwrap()).build())
+            .send()
+            .await
+            .expect("tag distribution");
+    }
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_distributions_tagged_enabled_are_forwarded() {
+    let env = env("").await;
+    let cloudfront = aws_sdk_cloudfront::Client::new(&env.sdk);
+    let enabled = distribution(&cloudfront, &unique("enabled"), Some("true")).await;
+    let disabled = distribution(&cloudfront, &unique("disabled"), Some("false")).await;
+    let untagged = distribution(&cloudfront, &unique("untagged"), None).await;
+    let text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/E2EXAMPLE1.2024-01-31-23.a1b2c3d4")).unwrap();
+    let mut records = Vec::new();
+    for id in [&enabled, &disabled, &untagged] {
+        let key = format!("cloudfront-logs/{id}.2024-01-31-23.a1b2c3d4.gz");
+        env.put(&key, gzip(&text)).await;
+        records.push(record(&env.bucket, &key, 10));
+    }
+    let tags = Arc::new(CloudFrontTags::new(cloudfront, Some(ACCOUNT.into()), Duration::from_secs(300)));
+    let handler = env.handler(Some(tags));
+    handler.handle(&json!({"Records": records})).await.unwrap();
+    let distributions: std::collections::BTreeSet<String> = env
+        .bridge
+        .transactions()
+        .iter()
+        .map(|t| t.transaction["txn-meta-data"]["distribution-id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(distributions, [enabled].into_iter().collect());
+    assert_eq!(env.bridge.transactions().len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_tag_lookup_fails_the_invocation_and_forwards_nothing() {
+    let env = env("").await;
+    let key = "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.tagfail.gz";
+    env.put(key, gzip(&generated(9, 100))).await;
+    // A CloudFront endpoint that refuses connections: the lookup fails.
+    let dead = sdk("http://127.0.0.1:9").await;
+    let tags = Arc::new(CloudFrontTags::new(aws_sdk_cloudfront::Client::new(&dead), Some(ACCOUNT.into()), Duration::from_secs(300)));
+    let handler = env.handler(Some(tags));
+    let err = handler.handle(&json!({"Records": [record(&env.bucket, key, 1)]})).await.unwrap_err();
+    assert!(matches!(err, HandlerError::Retryable { .. }), "{err}");
+    assert!(err.to_string().contains(key), "names the object: {err}");
+    assert!(env.bridge.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_batch_fails_the_invocation_and_a_replay_reuses_the_keys() {
+    let env = env("400").await;
+    let key = "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.refused.gz";
+    let text = generated(21, 700);
+    env.put(key, gzip(&text)).await;
+    let handler = env.handler::<NoTags>(None);
+    let event = json!({"Records": [record(&env.bucket, key, 1)]});
+    let err = handler.handle(&event).await.unwrap_err();
+    let diagnostic: lambda_runtime::Diagnostic = err.into();
+    assert_eq!(diagnostic.error_type, "CfPassive.Retryable");
+    assert!(diagnostic.error_message.contains(key));
+    let first_keys: std::collections::BTreeSet<_> = env.bridge.requests().iter().filter_map(|r| r.idempotency_key.clone()).collect();
+    // The retry (what AWS does, or `replay`) delivers everything, under the same keys.
+    handler.handle(&event).await.unwrap();
+    assert_eq!(env.ids(), expected_ids(&text, key));
+    let all_keys: std::collections::BTreeSet<_> = env.bridge.requests().iter().filter_map(|r| r.idempotency_key.clone()).collect();
+    assert_eq!(first_keys, all_keys, "the same object yields the same Idempotency-Keys");
+    let _ = &env.moto;
+}

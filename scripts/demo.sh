@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# The whole pipeline on one machine, no AWS account: moto (S3 + CloudFront),
+# an OAuth token server and the bridge receiver on 127.0.0.1, the Lambda
+# under `cargo lambda watch`, invoked with real S3 events for bundled sample
+# logs. Prints what CloudWatch and the bridge would show; exits 0 only if the
+# bridge received exactly the transactions a dry run of the same objects
+# produces for the enabled distributions.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly DEMO="${ROOT}/.demo"
+readonly BUCKET="cequence-cf-passive-demo"
+readonly PREFIX="cloudfront-logs"
+readonly ACCOUNT="123456789012" # moto's default account
+readonly FUNCTION="cf-passive-lambda"
+PIDS=()
+QUIET=false
+
+usage() {
+  cat <<USAGE
+Usage: scripts/demo.sh [--quiet] [--help]
+
+Installs what it needs (scripts/bootstrap.sh), builds the binaries, starts
+moto, oauth2-mock-server, bridge-receiver and 'cargo lambda watch' on
+127.0.0.1, uploads sample logs of every supported format, invokes the
+Lambda with S3 events, prints the results and stops everything it started.
+Work files go to .demo/ (git-ignored).
+USAGE
+}
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+die() {
+  printf 'demo: %s\n' "$*" >&2
+  exit 1
+}
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    # Each server runs in its own process group (setsid): stop the group,
+    # which includes the cargo/function children of 'cargo lambda watch'.
+    kill -TERM -- "-${pid}" 2>/dev/null || kill -TERM "${pid}" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "${pid}" 2>/dev/null || true
+  done
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start NAME LOGFILE COMMAND...: runs a server in its own process group.
+start() {
+  local name="$1" logfile="$2"
+  shift 2
+  setsid "$@" >"${logfile}" 2>&1 &
+  PIDS+=("$!")
+  printf '  started %-18s pid %s\n' "${name}" "$!" >&2
+}
+
+wait_for() {
+  local what="$1" tries=0
+  shift
+  until "$@" >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    ((tries < 600)) || die "${what} did not become ready (see ${DEMO}/*.log)"
+    sleep 0.2
+  done
+}
+
+aws_cli() { "${ROOT}/.venv/bin/aws" "$@"; }
+
+create_distribution() {
+  local reference="$1" enabled="$2" config id
+  config="$(jq -n --arg ref "${reference}" '{
+    CallerReference: $ref, Comment: "cf-passive demo", Enabled: true,
+    Origins: {Quantity: 1, Items: [{Id: "api", DomainName: "api.example.com",
+      CustomOriginConfig: {HTTPPort: 80, HTTPSPort: 443, OriginProtocolPolicy: "https-only"}}]},
+    DefaultCacheBehavior: {TargetOriginId: "api", ViewerProtocolPolicy: "redirect-to-https",
+      ForwardedValues: {QueryString: true, Cookies: {Forward: "all"}}, MinTTL: 0,
+      TrustedSigners: {Enabled: false, Quantity: 0}}}')"
+  id="$(aws_cli cloudfront create-distribution --distribution-config "${config}" | jq -r .Distribution.Id)"
+  aws_cli cloudfront tag-resource --resource "arn:aws:cloudfront::${ACCOUNT}:distribution/${id}" \
+    --tags "$(jq -n --arg v "${enabled}" '{Items: [{Key: "cequence-enabled", Value: $v}]}')"
+  printf '%s' "${id}"
+}
+
+# s3_record KEY SIZE: one S3 ObjectCreated record, complete as S3 sends it.
+s3_record() {
+  local key="$1" size="$2" encoded
+  encoded="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.argv[1], safe="/"))' "${key}")"
+  jq -n --arg bucket "${BUCKET}" --arg key "${encoded}" --argjson size "${size}" '{
+    eventVersion: "2.1", eventSource: "aws:s3", awsRegion: "us-east-1",
+    eventTime: "2024-02-01T00:00:00.000Z", eventName: "ObjectCreated:Put",
+    userIdentity: {principalId: "AWS:DEMO"}, requestParameters: {sourceIPAddress: "127.0.0.1"},
+    responseElements: {"x-amz-request-id": "DEMO", "x-amz-id-2": "DEMO"},
+    s3: {s3SchemaVersion: "1.0", configurationId: "cequence",
+      bucket: {name: $bucket, ownerIdentity: {principalId: "DEMO"}, arn: ("arn:aws:s3:::" + $bucket)},
+      object: {key: $key, size: $size, eTag: "0", sequencer: "0"}}}'
+}
+
+upload() {
+  local file="$1" key="$2"
+  aws_cli s3api put-object --bucket "${BUCKET}" --key "${key}" --body "${file}" >/dev/null
+  UPLOADED_KEYS+=("${key}")
+  UPLOADED_FILES+=("${file}")
+  printf '  s3://%s/%s (%s bytes)\n' "${BUCKET}" "${key}" "$(stat -c %s "${file}")" >&2
+}
+
+invoke() {
+  local event_file="$1"
+  PATH="${ROOT}/.venv/bin:${PATH}" cargo lambda invoke -A 127.0.0.1 -P "${LAMBDA_PORT}" \
+    "${FUNCTION}" --data-file "${event_file}"
+}
+
+main() {
+  case "${1:-}" in
+    --help | -h) usage; return 0 ;;
+    --quiet) QUIET=true ;;
+    "") ;;
+    *) usage >&2; return 2 ;;
+  esac
+  cd "${ROOT}"
+  trap cleanup EXIT
+  rm -rf "${DEMO}"
+  mkdir -p "${DEMO}/objects"
+
+  say "Installing tools and building"
+  scripts/bootstrap.sh
+  cargo build --quiet -p cf-passive-lambda -p cf-passive-testkit -p cf-loggen
+
+  say "Starting servers on 127.0.0.1"
+  local moto_port oauth_port bridge_port
+  moto_port="$(free_port)"
+  oauth_port="$(free_port)"
+  LAMBDA_PORT="$(free_port)"
+  start moto "${DEMO}/moto.log" .venv/bin/moto_server -H 127.0.0.1 -p "${moto_port}"
+  start oauth2-mock-server "${DEMO}/oauth.log" node_modules/.bin/oauth2-mock-server -a 127.0.0.1 -p "${oauth_port}"
+  start bridge-receiver "${DEMO}/bridge.log" target/debug/bridge-receiver --listen 127.0.0.1:0 \
+    --out "${DEMO}/received.ndjson"
+  wait_for "the bridge receiver" grep -q '^listening on' "${DEMO}/bridge.log"
+  bridge_port="$(sed -n 's|^listening on https\{0,1\}://127.0.0.1:\([0-9]*\).*|\1|p' "${DEMO}/bridge.log" | head -n1)"
+  wait_for moto curl -fsS "http://127.0.0.1:${moto_port}/moto-api/"
+  wait_for "the OAuth server" curl -fsS "http://127.0.0.1:${oauth_port}/.well-known/openid-configuration"
+
+  export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+  export AWS_ENDPOINT_URL="http://127.0.0.1:${moto_port}"
+  export AWS_CONFIG_FILE="${DEMO}/aws-config"
+  printf '[default]\ncli_follow_urlparam = false\n' >"${AWS_CONFIG_FILE}"
+
+  say "Creating the log bucket and three distributions in moto"
+  aws_cli s3api create-bucket --bucket "${BUCKET}" >/dev/null
+  local legacy_id json_id disabled_id
+  legacy_id="$(create_distribution demo-legacy true)"
+  json_id="$(create_distribution demo-json true)"
+  disabled_id="$(create_distribution demo-disabled false)"
+  printf '  %s  cequence-enabled=true  (legacy W3C logs)\n' "${legacy_id}" >&2
+  printf '  %s  cequence-enabled=true  (v2 JSON logs, Hive path)\n' "${json_id}" >&2
+  printf '  %s  cequence-enabled=false (v2 W3C logs: must not be forwarded)\n' "${disabled_id}" >&2
+
+  say "Uploading sample logs"
+  UPLOADED_KEYS=()
+  UPLOADED_FILES=()
+  local fixtures="tests/fixtures" o="${DEMO}/objects"
+  gzip -nc "${fixtures}/E2EXAMPLE1.2024-01-31-23.a1b2c3d4" >"${o}/legacy.gz"
+  upload "${o}/legacy.gz" "${PREFIX}/${legacy_id}.2024-01-31-23.a1b2c3d4.gz"
+  target/debug/cf-loggen --seed 42 --format legacy --records 20000 --gzip --gzip-members 2 --out "${o}/generated.gz"
+  upload "${o}/generated.gz" "${PREFIX}/${legacy_id}.2024-01-31-22.generated.gz"
+  gzip -nc "${fixtures}/AWSLogs/aws-account-id=123456789012/CloudFront/DistributionId=E3JSONEXAMPLE/year=2024/month=01/day=31/hour=23/log-0001" >"${o}/json.gz"
+  upload "${o}/json.gz" "${PREFIX}/AWSLogs/aws-account-id=${ACCOUNT}/CloudFront/DistributionId=${json_id}/year=2024/month=01/day=31/hour=23/log 0001.gz"
+  cp "${fixtures}/cloudfront-logs/E4W3CEXAMPLE/2024/01/31/23/log-0001" "${o}/w3c.log"
+  upload "${o}/w3c.log" "${PREFIX}/${disabled_id}/2024/01/31/23/log-0001"
+  : >"${o}/empty"
+  aws_cli s3api put-object --bucket "${BUCKET}" --key "${PREFIX}/" --body "${o}/empty" >/dev/null
+  printf '  s3://%s/%s/ (a console folder marker)\n' "${BUCKET}" "${PREFIX}" >&2
+
+  say "Starting the Lambda under cargo lambda watch (first start compiles)"
+  export cequence_client_id=demo-client cequence_client_secret=demo-secret
+  export cequence_auth_endpoint="http://127.0.0.1:${oauth_port}/token"
+  export cequence_edge_endpoint="http://127.0.0.1:${bridge_port}"
+  export cequence_allow_insecure_endpoints=true cequence_log_level=info cequence_log_format=text
+  export cequence_batch_size=500
+  start "cargo lambda watch" "${DEMO}/lambda.log" env PATH="${ROOT}/.venv/bin:${PATH}" \
+    cargo lambda watch -A 127.0.0.1 -P "${LAMBDA_PORT}" --ignore-changes
+  jq -n '{Service: "Amazon S3", Event: "s3:TestEvent", Time: "2024-02-01T00:00:00.000Z",
+    Bucket: "cequence-cf-passive-demo", RequestId: "DEMO", HostId: "DEMO"}' >"${DEMO}/test-event.json"
+  wait_for "the Lambda" invoke "${DEMO}/test-event.json"
+  printf '  s3:TestEvent acknowledged\n' >&2
+
+  say "Invoking the Lambda with S3 events"
+  # One event with several records (folder marker included), one wrapped in SQS.
+  local records=() i
+  for i in 0 2 3; do
+    records+=("$(s3_record "${UPLOADED_KEYS[i]}" "$(stat -c %s "${UPLOADED_FILES[i]}")")")
+  done
+  records+=("$(s3_record "${PREFIX}/" 0)")
+  printf '%s\n' "${records[@]}" | jq -s '{Records: .}' >"${DEMO}/event-s3.json"
+  s3_record "${UPLOADED_KEYS[1]}" "$(stat -c %s "${UPLOADED_FILES[1]}")" | jq -s '{Records: .}' |
+    jq '{Records: [{eventSource: "aws:sqs", messageId: "demo-1", body: (. | tostring)}]}' >"${DEMO}/event-sqs.json"
+  printf '  %s\n' "$(invoke "${DEMO}/event-s3.json")" >&2
+  printf '  %s\n' "$(invoke "${DEMO}/event-sqs.json")" >&2
+
+  say "What CloudWatch shows"
+  grep -E 'Successfully sent|summary|not tagged|WARN|ERROR' "${DEMO}/lambda.log" |
+    sed -E 's/^.*(INFO|WARN|ERROR|DEBUG) /\1 /' | if [[ "${QUIET}" == true ]]; then head -n 20; else cat; fi >&2
+
+  say "What the bridge received"
+  jq -r '.transaction["txn-meta-data"]["distribution-id"]' "${DEMO}/received.ndjson" | sort | uniq -c |
+    awk '{printf "  %7d transactions for distribution %s\n", $1, $2}' >&2
+  printf '  requests: %s, distinct Idempotency-Keys: %s\n' \
+    "$(jq -r '.request' "${DEMO}/received.ndjson" | sort -u | wc -l)" \
+    "$(jq -r '.["idempotency-key"]' "${DEMO}/received.ndjson" | sort -u | wc -l)" >&2
+  printf '  a sample transaction:\n' >&2
+  head -n1 "${DEMO}/received.ndjson" | jq '.transaction' | sed 's/^/    /' >&2
+
+  say "Checking against a dry run of the same objects"
+  : >"${DEMO}/expected.ids"
+  for i in 0 1 2; do
+    target/debug/cf-passive-lambda process --dry-run --bucket "${BUCKET}" --key "${UPLOADED_KEYS[i]}" \
+      "${UPLOADED_FILES[i]}" 2>/dev/null | jq -r '.["transaction-id"]' >>"${DEMO}/expected.ids"
+  done
+  sort -u -o "${DEMO}/expected.ids" "${DEMO}/expected.ids"
+  jq -r '.transaction["transaction-id"]' "${DEMO}/received.ndjson" | sort -u >"${DEMO}/received.ids"
+  local expected received
+  expected="$(wc -l <"${DEMO}/expected.ids")"
+  received="$(wc -l <"${DEMO}/received.ids")"
+  if ! diff -q "${DEMO}/expected.ids" "${DEMO}/received.ids" >/dev/null; then
+    diff "${DEMO}/expected.ids" "${DEMO}/received.ids" | head -n 10 >&2
+    die "FAILED: the bridge received ${received} distinct transactions, expected ${expected}"
+  fi
+  grep -q "Successfully sent .* transactions for CF Distribution ${legacy_id}" "${DEMO}/lambda.log" ||
+    die "FAILED: no success line for ${legacy_id} in the Lambda's log"
+  grep -q "Successfully sent .* transactions for CF Distribution ${json_id}" "${DEMO}/lambda.log" ||
+    die "FAILED: no success line for ${json_id} in the Lambda's log"
+  if grep -q "${disabled_id}" "${DEMO}/received.ids" ||
+    jq -e --arg d "${disabled_id}" 'select(.transaction["txn-meta-data"]["distribution-id"] == $d)' \
+      "${DEMO}/received.ndjson" >/dev/null; then
+    die "FAILED: records of the disabled distribution ${disabled_id} reached the bridge"
+  fi
+  printf '\nPASSED: all %s expected transactions arrived; nothing from the disabled distribution.\n' "${expected}"
+}
+
+main "$@"
