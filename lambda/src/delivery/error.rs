@@ -20,7 +20,7 @@ pub enum TokenError {
         description: Option<String>,
     },
     /// The endpoint answered a non-OAuth HTTP error (408/429/5xx are retryable).
-    #[error("token endpoint {endpoint} answered HTTP {status}{}", hint(*.status))]
+    #[error("token endpoint {endpoint} answered HTTP {status}{}", hint(.status))]
     Status { endpoint: String, status: u16 },
     /// Connection refused/reset, DNS, TLS or timeout talking to the endpoint.
     #[error("token endpoint {endpoint} could not be reached: {reason}")]
@@ -30,8 +30,8 @@ pub enum TokenError {
     InvalidResponse { endpoint: String, reason: String },
 }
 
-fn hint(status: u16) -> &'static str {
-    match status {
+fn hint(status: &u16) -> &'static str {
+    match *status {
         300..=399 => " (a redirect; redirects are not followed: check cequence_auth_endpoint)",
         404 => " (check cequence_auth_endpoint: it must be the full token URL)",
         _ => "",
