@@ -47,3 +47,14 @@ pub struct ObjectId {
     /// The object's ETag (quotes stripped) or version id.
     pub version: String,
 }
+
+pub mod error;
+pub mod request;
+pub mod retry;
+pub mod service;
+pub mod tls;
+pub mod token;
+
+pub use error::{DeliveryError, TokenError};
+pub use request::{idempotency_key, join_url};
+pub use service::{Delivery, DeliveryReport, FailedBatch, ObjectDelivery};

@@ -1,0 +1,441 @@
+//! The only I/O of delivery: sends prepared batches to the bridge, a bounded
+//! number at a time, with the token provider and the retry policy.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::error::DeliveryError;
+use super::request::PreparedBatch;
+use super::retry::{classify, parse_retry_after, plan_retry, Backoff, Outcome};
+use super::tls::build_client;
+use super::token::{describe, TokenProvider};
+use super::{ObjectId, Settings};
+use crate::core::batch::Batch;
+
+/// Delivery to the bridge. Built once per container; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    token: TokenProvider,
+    gzip: bool,
+    max_in_flight: usize,
+    retry_max_elapsed: Duration,
+}
+
+impl Delivery {
+    /// Builds the HTTP client (TLS settings, timeouts) and the token provider.
+    /// No network I/O happens here; the first token is fetched by the first batch.
+    pub fn new(settings: Settings) -> Result<Self, DeliveryError> {
+        let url = reqwest::Url::parse(&settings.transactions_url).map_err(|e| {
+            DeliveryError::Config(format!(
+                "bridge URL {:?} is not a URL: {e}",
+                settings.transactions_url
+            ))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(DeliveryError::Config(format!(
+                "bridge URL {:?} must be http(s)",
+                settings.transactions_url
+            )));
+        }
+        let http = build_client(&settings)?;
+        let token = TokenProvider::new(&settings, http.clone())?;
+        Ok(Delivery {
+            inner: Arc::new(Inner {
+                http,
+                url,
+                token,
+                gzip: settings.gzip,
+                max_in_flight: settings.max_in_flight.max(1),
+                retry_max_elapsed: settings.retry_max_elapsed,
+            }),
+        })
+    }
+
+    /// Starts delivering one S3 object's batches.
+    pub fn object(&self, id: ObjectId) -> ObjectDelivery {
+        ObjectDelivery {
+            shared: Arc::new(ObjectShared {
+                delivery: self.inner.clone(),
+                id,
+                retry_clock: OnceLock::new(),
+                auth_failure: Mutex::new(None),
+                budget_spent: Mutex::new(false),
+            }),
+            slots: Arc::new(Semaphore::new(self.inner.max_in_flight)),
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            report: DeliveryReport::default(),
+            batches: 0,
+        }
+    }
+
+    /// The token provider (for tests and diagnostics).
+    pub fn token_provider(&self) -> &TokenProvider {
+        &self.inner.token
+    }
+}
+
+/// State shared by the batches of one object.
+#[derive(Debug)]
+struct ObjectShared {
+    delivery: Arc<Inner>,
+    id: ObjectId,
+    /// Started by the object's first retryable failure: the retry budget
+    /// (`retry_max_elapsed`) runs from there.
+    retry_clock: OnceLock<Instant>,
+    /// Set by a permanent token error: later batches fail fast with it.
+    auth_failure: Mutex<Option<String>>,
+    /// Set when a batch gave up because the budget ran out.
+    budget_spent: Mutex<bool>,
+}
+
+impl ObjectShared {
+    fn remaining_budget(&self) -> Duration {
+        let start = *self.retry_clock.get_or_init(Instant::now);
+        self.delivery.retry_max_elapsed.saturating_sub(start.elapsed())
+    }
+    fn auth_failure(&self) -> Option<String> {
+        self.auth_failure.lock().expect("poisoned").clone()
+    }
+}
+
+/// The batches of one object on their way. `send` them in order, then `finish`.
+#[derive(Debug)]
+pub struct ObjectDelivery {
+    shared: Arc<ObjectShared>,
+    slots: Arc<Semaphore>,
+    tasks: JoinSet<BatchResult>,
+    /// index and transaction count of running tasks, for a task that panics.
+    running: HashMap<tokio::task::Id, (u64, usize)>,
+    report: DeliveryReport,
+    batches: u64,
+}
+
+/// A batch that was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedBatch {
+    pub index: u64,
+    pub transactions: usize,
+    /// Why, in one line (status and bridge message, or transport error, and what was tried).
+    pub reason: String,
+    /// True when re-processing the object later may deliver it (5xx, timeouts, budget ran out).
+    pub retryable: bool,
+}
+
+/// What happened to one object's batches. Every batch `send` was given is
+/// either counted in `batches_sent` or listed in `failed`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Batches delivered (2xx).
+    pub batches_sent: u64,
+    /// Transactions in the delivered batches.
+    pub transactions_sent: u64,
+    /// Extra attempts made (backoff retries and 401 token refreshes).
+    pub retries: u64,
+    /// Batches not delivered, by index.
+    pub failed: Vec<FailedBatch>,
+}
+
+impl DeliveryReport {
+    /// All batches delivered?
+    pub fn is_success(&self) -> bool {
+        self.failed.is_empty()
+    }
+
+    /// Batches handed to delivery (delivered + failed).
+    pub fn batches_total(&self) -> u64 {
+        self.batches_sent + self.failed.len() as u64
+    }
+
+    /// Transactions that were not delivered.
+    pub fn transactions_failed(&self) -> u64 {
+        self.failed.iter().map(|f| f.transactions as u64).sum()
+    }
+
+    /// `None` when everything was delivered; otherwise an error naming the
+    /// object, the failed batch indexes and why. It is retryable only when
+    /// every failure is (then failing the invocation lets S3 retry the object,
+    /// and the Idempotency-Keys let the bridge drop what it already has).
+    pub fn error(&self, object: &ObjectId) -> Option<DeliveryError> {
+        if self.failed.is_empty() {
+            return None;
+        }
+        let indexes = self
+            .failed
+            .iter()
+            .map(|f| f.index.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut reasons: Vec<&str> = Vec::new();
+        for f in &self.failed {
+            if !reasons.contains(&f.reason.as_str()) {
+                reasons.push(&f.reason);
+            }
+        }
+        let retryable = self.failed.iter().all(|f| f.retryable);
+        Some(DeliveryError::ObjectFailed {
+            object: format!("s3://{}/{}", object.bucket, object.key),
+            failed: self.failed.len(),
+            total: self.batches_total(),
+            indexes,
+            reason: reasons.join("; "),
+            retryable,
+            advice: if retryable {
+                "the bridge or the network failed for longer than cequence_retry_max_elapsed_s; \
+                 the object will be retried (duplicates are dropped by Idempotency-Key)"
+            } else {
+                "the bridge or the token endpoint refused the request; \
+                 check the bridge URL, the OAuth client settings and the bridge logs"
+            },
+        })
+    }
+}
+
+#[derive(Debug)]
+struct BatchResult {
+    index: u64,
+    transactions: usize,
+    retries: u64,
+    failure: Option<(String, bool)>,
+}
+
+impl ObjectDelivery {
+    /// Hands over the next batch. Waits for a free slot (at most
+    /// `max_in_flight` batches are on the wire at once, which bounds memory
+    /// while the reader keeps streaming), then delivers it in the background,
+    /// with its retries. Never blocks on the whole object.
+    pub async fn send(&mut self, batch: Batch) {
+        self.batches += 1;
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        self.reap_finished();
+        let shared = self.shared.clone();
+        let (index, transactions) = (batch.index, batch.transactions);
+        let handle = self
+            .tasks
+            .spawn(async move { deliver_batch(shared, batch, permit).await });
+        self.running.insert(handle.id(), (index, transactions));
+    }
+
+    /// True when sending more batches of this object is pointless: the token
+    /// endpoint refused our credentials, or the retry budget ran out (the
+    /// bridge is down). The caller may then stop reading; the object is failed
+    /// either way, and what was not sent is sent when the object is retried.
+    /// A single batch refused with a 4xx does not make the object failing.
+    pub fn is_failing(&self) -> bool {
+        self.shared.auth_failure().is_some() || *self.shared.budget_spent.lock().expect("poisoned")
+    }
+
+    /// Batches handed over so far.
+    pub fn batches_queued(&self) -> u64 {
+        self.batches
+    }
+
+    /// Waits for every batch in flight and returns the report.
+    pub async fn finish(mut self) -> DeliveryReport {
+        while let Some(res) = self.tasks.join_next_with_id().await {
+            self.record(res);
+        }
+        self.report.failed.sort_by_key(|f| f.index);
+        self.report
+    }
+
+    fn reap_finished(&mut self) {
+        while let Some(res) = self.tasks.try_join_next_with_id() {
+            self.record(res);
+        }
+    }
+
+    fn record(&mut self, res: Result<(tokio::task::Id, BatchResult), tokio::task::JoinError>) {
+        let r = match res {
+            Ok((id, r)) => {
+                self.running.remove(&id);
+                r
+            }
+            Err(e) => {
+                let (index, transactions) = self.running.remove(&e.id()).unwrap_or((u64::MAX, 0));
+                BatchResult {
+                    index,
+                    transactions,
+                    retries: 0,
+                    failure: Some((format!("delivery task failed: {e}"), true)),
+                }
+            }
+        };
+        self.report.retries += r.retries;
+        match r.failure {
+            None => {
+                self.report.batches_sent += 1;
+                self.report.transactions_sent += r.transactions as u64;
+            }
+            Some((reason, retryable)) => self.report.failed.push(FailedBatch {
+                index: r.index,
+                transactions: r.transactions,
+                reason,
+                retryable,
+            }),
+        }
+    }
+}
+
+/// Delivers one batch: token, POST, and the retry table, until delivered,
+/// refused, or out of budget.
+async fn deliver_batch(
+    obj: Arc<ObjectShared>,
+    batch: Batch,
+    _permit: OwnedSemaphorePermit,
+) -> BatchResult {
+    let d = obj.delivery.clone();
+    let prepared = PreparedBatch::new(&obj.id, batch, d.gzip);
+    let mut result = BatchResult {
+        index: prepared.index,
+        transactions: prepared.transactions,
+        retries: 0,
+        failure: None,
+    };
+    let mut backoff = Backoff::new();
+    let mut refreshed_after_401 = false;
+    let mut attempts = 0u32;
+    loop {
+        if let Some(reason) = obj.auth_failure() {
+            result.failure = Some((reason, false));
+            return result;
+        }
+        // One attempt: what went wrong (if anything) and any Retry-After.
+        let (reason, retry_after) = match d.token.get().await {
+            Err(e) if !e.is_retryable() => {
+                let reason = e.to_string();
+                *obj.auth_failure.lock().expect("poisoned") = Some(reason.clone());
+                tracing::error!(object = %obj.id.key, batch = prepared.index, "❌ {reason}");
+                result.failure = Some((reason, false));
+                return result;
+            }
+            Err(e) => (e.to_string(), None),
+            Ok(token) => {
+                attempts += 1;
+                let req = prepared.request(&d.http, &d.url, token.secret());
+                match req.send().await {
+                    Err(e) => (format!("bridge {}: {}", d.url, describe(&e)), None),
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        match classify(status) {
+                            Outcome::Delivered => {
+                                // Drain the (small) body so the connection is reused.
+                                let _ = resp.bytes().await;
+                                tracing::debug!(
+                                    batch = prepared.index,
+                                    status,
+                                    attempts,
+                                    "batch delivered"
+                                );
+                                return result;
+                            }
+                            Outcome::Unauthorized if !refreshed_after_401 => {
+                                let _ = resp.bytes().await;
+                                tracing::info!(
+                                    batch = prepared.index,
+                                    "🔑 bridge answered 401: refreshing the token and retrying once"
+                                );
+                                d.token.invalidate(&token).await;
+                                refreshed_after_401 = true;
+                                result.retries += 1;
+                                continue;
+                            }
+                            Outcome::Unauthorized => {
+                                let msg = body_snippet(resp).await;
+                                result.failure = Some((
+                                    format!(
+                                        "bridge {} answered 401 to a freshly issued token{msg}: \
+                                         the bridge does not accept tokens from {}",
+                                        d.url,
+                                        d.token.endpoint()
+                                    ),
+                                    false,
+                                ));
+                                return result;
+                            }
+                            Outcome::Permanent => {
+                                let msg = body_snippet(resp).await;
+                                result.failure = Some((
+                                    format!(
+                                        "bridge {} answered HTTP {status}{msg} (not retried)",
+                                        d.url
+                                    ),
+                                    false,
+                                ));
+                                return result;
+                            }
+                            Outcome::Retryable => {
+                                let ra = resp
+                                    .headers()
+                                    .get(reqwest::header::RETRY_AFTER)
+                                    .and_then(|v| v.to_str().ok())
+                                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                                let _ = resp.bytes().await;
+                                (format!("bridge {} answered HTTP {status}", d.url), ra)
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        let remaining = obj.remaining_budget();
+        match plan_retry(backoff.next_delay(), retry_after, remaining) {
+            Some(wait) => {
+                tracing::warn!(
+                    batch = prepared.index,
+                    wait_ms = wait.as_millis() as u64,
+                    "↻ {reason}; retrying"
+                );
+                tokio::time::sleep(wait).await;
+                result.retries += 1;
+            }
+            None => {
+                *obj.budget_spent.lock().expect("poisoned") = true;
+                let why = match retry_after {
+                    Some(ra) if ra >= remaining => format!(
+                        "Retry-After {}s exceeds the remaining retry budget",
+                        ra.as_secs()
+                    ),
+                    _ => format!(
+                        "retry budget of {}s spent",
+                        d.retry_max_elapsed.as_secs_f64()
+                    ),
+                };
+                result.failure = Some((
+                    format!("{reason}; gave up after {attempts} attempt(s): {why}"),
+                    true,
+                ));
+                return result;
+            }
+        }
+    }
+}
+
+/// `: <first 200 chars of the body>` or nothing.
+async fn body_snippet(resp: reqwest::Response) -> String {
+    let text = resp.text().await.unwrap_or_default();
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.is_empty() {
+        String::new()
+    } else {
+        let cut: String = one_line.chars().take(200).collect();
+        format!(": {cut}")
+    }
+}
