@@ -104,7 +104,9 @@ struct ObjectShared {
 impl ObjectShared {
     fn remaining_budget(&self) -> Duration {
         let start = *self.retry_clock.get_or_init(Instant::now);
-        self.delivery.retry_max_elapsed.saturating_sub(start.elapsed())
+        self.delivery
+            .retry_max_elapsed
+            .saturating_sub(start.elapsed())
     }
     fn auth_failure(&self) -> Option<String> {
         self.auth_failure.lock().expect("poisoned").clone()

@@ -56,7 +56,10 @@ impl ChildServer {
         let mut last_err = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| a.replace("{port}", &port.to_string()))
+                .collect();
             let child = Command::new(program)
                 .args(&args)
                 .stdin(Stdio::null())
