@@ -280,6 +280,36 @@ async fn revoked_token_gets_401_then_one_refresh_and_delivery() {
 }
 
 #[tokio::test]
+async fn a_bridge_refusing_fresh_tokens_fails_the_object_fast() {
+    let oauth = strict_oauth(300).await;
+    let b = bridge(BridgeConfig {
+        faults: faults("401x1000"),
+        ..Default::default()
+    })
+    .await;
+    let mut s = settings(&oauth.token_url(), &b.transactions_url());
+    s.max_in_flight = 1;
+    let d = Delivery::new(s).unwrap();
+    let mut od = d.object(object());
+    for batch in batches(5, 2) {
+        od.send(batch).await;
+    }
+    assert!(od.is_failing());
+    let report = od.finish().await;
+    assert_eq!(report.failed.len(), 5);
+    assert!(report
+        .failed
+        .iter()
+        .all(|f| !f.retryable && f.reason.contains("401")));
+    assert_eq!(
+        b.stats().requests,
+        2,
+        "one request, one retry with a new token"
+    );
+    assert_eq!(oauth.stats().tokens_issued, 2);
+}
+
+#[tokio::test]
 async fn token_endpoint_errors_are_retried() {
     let oauth = OAuthTestServer::start(OAuthConfig {
         client_secret: SECRET.into(),
