@@ -230,7 +230,8 @@ async fn send(http: &reqwest::Client, req: HttpRequest) -> Result<HttpResponse, 
         .map_err(|e| Transport::Reqwest(describe(&e)))?;
     // RFC 6749 §5.2 errors come as 400/401 with a JSON `error`; anything else
     // that is not a success keeps its status (5xx stays retryable).
-    if !status.is_success() && !(status.is_client_error() && is_oauth_error_body(&body)) {
+    let oauth_error = status.is_client_error() && is_oauth_error_body(&body);
+    if !status.is_success() && !oauth_error {
         return Err(Transport::Status(status.as_u16()));
     }
     builder
