@@ -106,7 +106,6 @@ impl Drop for ChildServer {
         // Child::kill signals exactly this PID (SIGKILL); then reap it.
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = self.name;
     }
 }
 
