@@ -86,6 +86,10 @@ impl ChildServer {
         panic!("{last_err}");
     }
 
+    /// The tool's name, for messages.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
     pub fn port(&self) -> u16 {
         self.port
     }
