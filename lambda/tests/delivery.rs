@@ -97,7 +97,12 @@ fn assert_all_arrived(b: &RunningBridge, count: u64, per_batch: usize) {
     let ids: HashSet<String> = b
         .transactions()
         .iter()
-        .map(|t| t.transaction["transaction-id"].as_str().unwrap().to_string())
+        .map(|t| {
+            t.transaction["transaction-id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     for bi in 0..count {
         for i in 0..per_batch {
@@ -111,12 +116,16 @@ fn assert_all_arrived(b: &RunningBridge, count: u64, per_batch: usize) {
 fn assert_retries_reuse_keys(b: &RunningBridge, count: u64) {
     let expected: HashSet<String> = (0..count).map(|i| idempotency_key(&object(), i)).collect();
     let reqs = b.requests();
-    let seen: HashSet<String> = reqs.iter().filter_map(|r| r.idempotency_key.clone()).collect();
+    let seen: HashSet<String> = reqs
+        .iter()
+        .filter_map(|r| r.idempotency_key.clone())
+        .collect();
     assert_eq!(seen, expected, "only the batches' keys are used");
     for r in reqs.iter().filter(|r| r.status != 200) {
         let k = r.idempotency_key.as_ref().unwrap();
         assert!(
-            reqs.iter().any(|x| x.status == 200 && x.seq > r.seq && x.idempotency_key.as_ref() == Some(k)),
+            reqs.iter()
+                .any(|x| x.status == 200 && x.seq > r.seq && x.idempotency_key.as_ref() == Some(k)),
             "request {} ({:?}) was not retried with the same key",
             r.seq,
             r.fault
@@ -127,7 +136,11 @@ fn assert_retries_reuse_keys(b: &RunningBridge, count: u64) {
 #[tokio::test]
 async fn happy_path_with_oauth2_mock_server_gzip_by_default() {
     let mock = OAuth2MockServer::spawn();
-    let b = bridge(BridgeConfig { require_gzip: true, ..Default::default() }).await;
+    let b = bridge(BridgeConfig {
+        require_gzip: true,
+        ..Default::default()
+    })
+    .await;
     let d = Delivery::new(settings(&mock.token_url(), &b.transactions_url())).unwrap();
     let report = deliver(&d, batches(6, 25)).await;
     assert!(report.is_success(), "{report:?}");
@@ -141,7 +154,10 @@ async fn happy_path_with_oauth2_mock_server_gzip_by_default() {
         assert_eq!(r.status, 200);
         assert_eq!(r.content_encoding.as_deref(), Some("gzip"));
         assert_eq!(r.content_type.as_deref(), Some("application/json"));
-        assert_eq!(r.user_agent, Some(format!("cf-passive/{}", cf_passive::VERSION)));
+        assert_eq!(
+            r.user_agent,
+            Some(format!("cf-passive/{}", cf_passive::VERSION))
+        );
         let jwt = r.bearer.expect("bearer token");
         assert_eq!(jwt.split('.').count(), 3, "oauth2-mock-server issues JWTs");
     }
@@ -151,7 +167,10 @@ async fn happy_path_with_oauth2_mock_server_gzip_by_default() {
         format!("{}\n{}\n{}\n{}", o.bucket, o.key, o.version, 4).as_bytes(),
     ));
     let txs = b.transactions();
-    let t = txs.iter().find(|t| t.transaction["transaction-id"] == "tx-4-0").unwrap();
+    let t = txs
+        .iter()
+        .find(|t| t.transaction["transaction-id"] == "tx-4-0")
+        .unwrap();
     assert_eq!(t.idempotency_key, expected);
     // One token for the whole object.
     assert_eq!(d.token_provider().fetch_count(), 1);
@@ -200,7 +219,11 @@ async fn wrong_secret_is_one_clear_permanent_error_not_a_storm() {
     assert!(msg.contains("invalid_client"), "{msg}");
     assert!(msg.contains("s3://cf-logs/AWSLogs/E27FO14I29XXXX"), "{msg}");
     assert!(!msg.contains(wrong) && !format!("{err:?}").contains(wrong));
-    assert_eq!(oauth.stats().token_requests, 1, "the token endpoint is asked once");
+    assert_eq!(
+        oauth.stats().token_requests,
+        1,
+        "the token endpoint is asked once"
+    );
     assert_eq!(b.stats().requests, 0, "nothing is sent without a token");
 }
 
@@ -227,7 +250,10 @@ async fn short_lived_token_is_refreshed() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(deliver(&d, batches(2, 1)).await.is_success());
     let issued = oauth.stats().tokens_issued;
-    assert!((2..=3).contains(&issued), "refreshed after expiry: {issued}");
+    assert!(
+        (2..=3).contains(&issued),
+        "refreshed after expiry: {issued}"
+    );
     let tokens: HashSet<_> = b.requests().into_iter().filter_map(|r| r.bearer).collect();
     assert!(tokens.len() >= 2);
 }
@@ -235,8 +261,11 @@ async fn short_lived_token_is_refreshed() {
 #[tokio::test]
 async fn revoked_token_gets_401_then_one_refresh_and_delivery() {
     let oauth = strict_oauth(300).await;
-    let b = bridge(BridgeConfig { introspect: Some(oauth.introspect_url()), ..Default::default() })
-        .await;
+    let b = bridge(BridgeConfig {
+        introspect: Some(oauth.introspect_url()),
+        ..Default::default()
+    })
+    .await;
     let d = Delivery::new(settings(&oauth.token_url(), &b.transactions_url())).unwrap();
     assert!(deliver(&d, batches(1, 2)).await.is_success());
     oauth.revoke_all();
@@ -248,6 +277,36 @@ async fn revoked_token_gets_401_then_one_refresh_and_delivery() {
     assert_eq!(oauth.stats().tokens_issued, 2);
     assert_eq!(b.stats().per_status.get("401"), Some(&1));
     assert_eq!(b.stats().transactions, 4);
+}
+
+#[tokio::test]
+async fn a_bridge_refusing_fresh_tokens_fails_the_object_fast() {
+    let oauth = strict_oauth(300).await;
+    let b = bridge(BridgeConfig {
+        faults: faults("401x1000"),
+        ..Default::default()
+    })
+    .await;
+    let mut s = settings(&oauth.token_url(), &b.transactions_url());
+    s.max_in_flight = 1;
+    let d = Delivery::new(s).unwrap();
+    let mut od = d.object(object());
+    for batch in batches(5, 2) {
+        od.send(batch).await;
+    }
+    assert!(od.is_failing());
+    let report = od.finish().await;
+    assert_eq!(report.failed.len(), 5);
+    assert!(report
+        .failed
+        .iter()
+        .all(|f| !f.retryable && f.reason.contains("401")));
+    assert_eq!(
+        b.stats().requests,
+        2,
+        "one request, one retry with a new token"
+    );
+    assert_eq!(oauth.stats().tokens_issued, 2);
 }
 
 #[tokio::test]
@@ -286,9 +345,16 @@ async fn faults_are_retried_with_the_same_idempotency_key() {
     assert!(report.retries >= 7, "{report:?}");
     assert_all_arrived(&b, 8, 5);
     assert_retries_reuse_keys(&b, 8);
-    let applied: Vec<String> = b.requests().iter().filter_map(|r| r.fault.clone()).collect();
+    let applied: Vec<String> = b
+        .requests()
+        .iter()
+        .filter_map(|r| r.fault.clone())
+        .collect();
     for f in ["500", "429:retry-after=1", "401", "stall:3", "reset", "503"] {
-        assert!(applied.iter().any(|a| a == f), "fault {f} applied: {applied:?}");
+        assert!(
+            applied.iter().any(|a| a == f),
+            "fault {f} applied: {applied:?}"
+        );
     }
     assert_eq!(oauth.stats().tokens_issued, 2, "one refresh after the 401");
 }
@@ -296,8 +362,11 @@ async fn faults_are_retried_with_the_same_idempotency_key() {
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let oauth = strict_oauth(300).await;
-    let b = bridge(BridgeConfig { faults: faults("429:retry-after=2"), ..Default::default() })
-        .await;
+    let b = bridge(BridgeConfig {
+        faults: faults("429:retry-after=2"),
+        ..Default::default()
+    })
+    .await;
     let d = Delivery::new(settings(&oauth.token_url(), &b.transactions_url())).unwrap();
     let report = deliver(&d, batches(1, 1)).await;
     assert!(report.is_success(), "{report:?}");
@@ -315,14 +384,20 @@ async fn retry_after_is_honoured() {
 async fn a_400_fails_that_batch_only_and_is_not_retried() {
     let oauth = strict_oauth(300).await;
     let bad = idempotency_key(&object(), 2);
-    let b = bridge(BridgeConfig { faults: faults(&format!("400@key={bad}")), ..Default::default() })
-        .await;
+    let b = bridge(BridgeConfig {
+        faults: faults(&format!("400@key={bad}")),
+        ..Default::default()
+    })
+    .await;
     let d = Delivery::new(settings(&oauth.token_url(), &b.transactions_url())).unwrap();
     let mut od = d.object(object());
     for batch in batches(5, 3) {
         od.send(batch).await;
     }
-    assert!(!od.is_failing(), "one refused batch does not stop the object");
+    assert!(
+        !od.is_failing(),
+        "one refused batch does not stop the object"
+    );
     let report = od.finish().await;
     assert_eq!(report.batches_sent, 4);
     assert_eq!(report.transactions_sent, 12);
@@ -330,17 +405,32 @@ async fn a_400_fails_that_batch_only_and_is_not_retried() {
     let f = &report.failed[0];
     assert_eq!((f.index, f.transactions, f.retryable), (2, 3, false));
     assert!(f.reason.contains("HTTP 400"), "{}", f.reason);
-    assert!(f.reason.contains("injected fault 400"), "bridge message kept: {}", f.reason);
-    let sent = b.requests().iter().filter(|r| r.idempotency_key.as_deref() == Some(bad.as_str())).count();
+    assert!(
+        f.reason.contains("injected fault 400"),
+        "bridge message kept: {}",
+        f.reason
+    );
+    let sent = b
+        .requests()
+        .iter()
+        .filter(|r| r.idempotency_key.as_deref() == Some(bad.as_str()))
+        .count();
     assert_eq!(sent, 1, "a 400 is not retried");
     let msg = report.error(&object()).unwrap().to_string();
-    assert!(msg.contains("s3://cf-logs/") && msg.contains("batch 2") && msg.contains("400"), "{msg}");
+    assert!(
+        msg.contains("s3://cf-logs/") && msg.contains("batch 2") && msg.contains("400"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn retry_budget_bounds_an_object() {
     let oauth = strict_oauth(300).await;
-    let b = bridge(BridgeConfig { faults: faults("503x100000"), ..Default::default() }).await;
+    let b = bridge(BridgeConfig {
+        faults: faults("503x100000"),
+        ..Default::default()
+    })
+    .await;
     let mut s = settings(&oauth.token_url(), &b.transactions_url());
     s.retry_max_elapsed = Duration::from_secs(2);
     let d = Delivery::new(s).unwrap();
@@ -349,12 +439,18 @@ async fn retry_budget_bounds_an_object() {
     for batch in batches(6, 2) {
         od.send(batch).await;
     }
-    let report = tokio::time::timeout(Duration::from_secs(20), od.finish()).await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(20), od.finish())
+        .await
+        .unwrap();
     let took = started.elapsed();
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert_eq!(report.failed.len(), 6);
     assert!(report.failed.iter().all(|f| f.retryable), "{report:?}");
-    assert!(report.failed[0].reason.contains("503"), "{}", report.failed[0].reason);
+    assert!(
+        report.failed[0].reason.contains("503"),
+        "{}",
+        report.failed[0].reason
+    );
     let err = report.error(&object()).unwrap();
     assert!(err.is_retryable());
     assert!(err.to_string().contains("batch 0, 1, 2, 3, 4, 5"), "{err}");
@@ -378,7 +474,11 @@ impl Write for Captured {
 async fn tls_self_signed_bridge_needs_its_ca_or_insecure() {
     let pki = TestPki::generate();
     let oauth = strict_oauth(300).await;
-    let b = bridge(BridgeConfig { tls: Some((&pki).into()), ..Default::default() }).await;
+    let b = bridge(BridgeConfig {
+        tls: Some((&pki).into()),
+        ..Default::default()
+    })
+    .await;
     assert!(b.transactions_url().starts_with("https://127.0.0.1:"));
 
     // Without the CA: the certificate is refused; nothing reaches the bridge.
@@ -407,7 +507,10 @@ async fn tls_self_signed_bridge_needs_its_ca_or_insecure() {
         .finish();
     let d = tracing::subscriber::with_default(sub, || Delivery::new(insecure).unwrap());
     let logged = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    assert!(logged.contains("WARN") && logged.contains("tls_insecure"), "{logged}");
+    assert!(
+        logged.contains("WARN") && logged.contains("tls_insecure"),
+        "{logged}"
+    );
     let report = deliver(&d, batches(2, 1)).await;
     assert!(report.is_success(), "{report:?}");
     assert_eq!(b.stats().transactions, 4);

@@ -40,7 +40,10 @@ pub fn encode_body(json: &[u8], gzip: bool) -> Vec<u8> {
         return json.to_vec();
     }
     // Level 6 (default): a good size/CPU trade-off for JSON on a small Lambda.
-    let mut enc = GzEncoder::new(Vec::with_capacity(json.len() / 4 + 64), Compression::default());
+    let mut enc = GzEncoder::new(
+        Vec::with_capacity(json.len() / 4 + 64),
+        Compression::default(),
+    );
     // Writing into a Vec cannot fail.
     enc.write_all(json).expect("gzip into memory");
     enc.finish().expect("gzip into memory")
@@ -138,13 +141,19 @@ mod tests {
         ));
         assert_eq!(k, expected);
         assert_eq!(k.len(), 64);
-        assert!(k.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(k
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     }
 
     #[test]
     fn idempotency_key_known_vector() {
         // sha256("b\nk\nv\n0"), computed independently.
-        let o = ObjectId { bucket: "b".into(), key: "k".into(), version: "v".into() };
+        let o = ObjectId {
+            bucket: "b".into(),
+            key: "k".into(),
+            version: "v".into(),
+        };
         assert_eq!(
             idempotency_key(&o, 0),
             hex::encode(Sha256::digest(b"b\nk\nv\n0"))
@@ -160,22 +169,37 @@ mod tests {
         let gz = encode_body(json, true);
         assert_eq!(&gz[..2], &[0x1f, 0x8b]);
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, json.to_vec());
     }
 
     #[test]
     fn url_join_normalises_slashes() {
-        assert_eq!(join_url("https://h", "/api-transactions"), "https://h/api-transactions");
-        assert_eq!(join_url("https://h/", "api-transactions"), "https://h/api-transactions");
-        assert_eq!(join_url("https://h//", "//api-transactions"), "https://h/api-transactions");
+        assert_eq!(
+            join_url("https://h", "/api-transactions"),
+            "https://h/api-transactions"
+        );
+        assert_eq!(
+            join_url("https://h/", "api-transactions"),
+            "https://h/api-transactions"
+        );
+        assert_eq!(
+            join_url("https://h//", "//api-transactions"),
+            "https://h/api-transactions"
+        );
         assert_eq!(join_url("https://h/base/", "/x/y"), "https://h/base/x/y");
         assert_eq!(join_url("https://h/", ""), "https://h");
     }
 
     #[test]
     fn headers_follow_the_contract() {
-        let b = Batch { index: 3, transactions: 2, body: br#"[{},{}]"#.to_vec() };
+        let b = Batch {
+            index: 3,
+            transactions: 2,
+            body: br#"[{},{}]"#.to_vec(),
+        };
         let p = PreparedBatch::new(&obj(), b.clone(), true);
         let h = p.headers("tok");
         let get = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
@@ -183,9 +207,15 @@ mod tests {
         assert_eq!(get("content-type").as_deref(), Some("application/json"));
         assert_eq!(get("content-encoding").as_deref(), Some("gzip"));
         assert_eq!(get("idempotency-key"), Some(idempotency_key(&obj(), 3)));
-        assert_eq!(get("user-agent"), Some(format!("cf-passive/{}", crate::VERSION)));
+        assert_eq!(
+            get("user-agent"),
+            Some(format!("cf-passive/{}", crate::VERSION))
+        );
         let plain = PreparedBatch::new(&obj(), b, false);
-        assert!(plain.headers("t").iter().all(|(k, _)| *k != "content-encoding"));
+        assert!(plain
+            .headers("t")
+            .iter()
+            .all(|(k, _)| *k != "content-encoding"));
         assert_eq!(&plain.body[..], br#"[{},{}]"#);
     }
 }

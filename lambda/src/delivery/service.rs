@@ -104,7 +104,9 @@ struct ObjectShared {
 impl ObjectShared {
     fn remaining_budget(&self) -> Duration {
         let start = *self.retry_clock.get_or_init(Instant::now);
-        self.delivery.retry_max_elapsed.saturating_sub(start.elapsed())
+        self.delivery
+            .retry_max_elapsed
+            .saturating_sub(start.elapsed())
     }
     fn auth_failure(&self) -> Option<String> {
         self.auth_failure.lock().expect("poisoned").clone()
@@ -359,15 +361,17 @@ async fn deliver_batch(
                             }
                             Outcome::Unauthorized => {
                                 let msg = body_snippet(resp).await;
-                                result.failure = Some((
-                                    format!(
-                                        "bridge {} answered 401 to a freshly issued token{msg}: \
-                                         the bridge does not accept tokens from {}",
-                                        d.url,
-                                        d.token.endpoint()
-                                    ),
-                                    false,
-                                ));
+                                let reason = format!(
+                                    "bridge {} answered 401 to a freshly issued token{msg}: \
+                                     the bridge does not accept tokens from {}",
+                                    d.url,
+                                    d.token.endpoint()
+                                );
+                                // It will refuse the next batches' tokens too: fail them fast
+                                // instead of fetching a token for each.
+                                *obj.auth_failure.lock().expect("poisoned") = Some(reason.clone());
+                                tracing::error!(object = %obj.id.key, batch = prepared.index, "❌ {reason}");
+                                result.failure = Some((reason, false));
                                 return result;
                             }
                             Outcome::Permanent => {

@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use oauth2::basic::BasicClient;
-use oauth2::{AuthType, ClientId, ClientSecret, HttpRequest, HttpResponse, TokenResponse, TokenUrl};
+use oauth2::{
+    AuthType, ClientId, ClientSecret, HttpRequest, HttpResponse, TokenResponse, TokenUrl,
+};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -157,7 +159,11 @@ impl TokenProvider {
     /// was already replaced by another caller's refresh.
     pub async fn invalidate(&self, stale: &AccessToken) {
         let mut st = self.state.lock().await;
-        if st.token.as_ref().is_some_and(|c| c.token.secret() == stale.secret()) {
+        if st
+            .token
+            .as_ref()
+            .is_some_and(|c| c.token.secret() == stale.secret())
+        {
             st.token = None;
         }
     }
@@ -165,7 +171,9 @@ impl TokenProvider {
     async fn fetch(&self) -> Result<(AccessToken, Option<Duration>), TokenError> {
         self.fetched.fetch_add(1, Ordering::Relaxed);
         let client = BasicClient::new(self.client_id.clone())
-            .set_client_secret(ClientSecret::new(self.client_secret.expose_secret().to_owned()))
+            .set_client_secret(ClientSecret::new(
+                self.client_secret.expose_secret().to_owned(),
+            ))
             .set_auth_type(self.auth_type.clone())
             .set_token_uri(self.token_url.clone());
         let http = self.http.clone();
@@ -174,7 +182,10 @@ impl TokenProvider {
             async move { send(&http, req).await }
         };
         let started = Instant::now();
-        let res = client.exchange_client_credentials().request_async(&call).await;
+        let res = client
+            .exchange_client_credentials()
+            .request_async(&call)
+            .await;
         let endpoint = &self.endpoint;
         match res {
             Ok(resp) => {
@@ -204,14 +215,23 @@ enum Transport {
 
 async fn send(http: &reqwest::Client, req: HttpRequest) -> Result<HttpResponse, Transport> {
     let req = reqwest::Request::try_from(req).map_err(|e| Transport::Reqwest(describe(&e)))?;
-    let resp = http.execute(req).await.map_err(|e| Transport::Reqwest(describe(&e)))?;
+    let resp = http
+        .execute(req)
+        .await
+        .map_err(|e| Transport::Reqwest(describe(&e)))?;
     let status = resp.status();
     let mut builder = oauth2::http::Response::builder().status(status.as_u16());
     for (name, value) in resp.headers() {
         builder = builder.header(name.as_str(), value.as_bytes());
     }
-    let body = resp.bytes().await.map_err(|e| Transport::Reqwest(describe(&e)))?;
-    if !status.is_success() && !is_oauth_error_body(&body) {
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| Transport::Reqwest(describe(&e)))?;
+    // RFC 6749 §5.2 errors come as 400/401 with a JSON `error`; anything else
+    // that is not a success keeps its status (5xx stays retryable).
+    let oauth_error = status.is_client_error() && is_oauth_error_body(&body);
+    if !status.is_success() && !oauth_error {
         return Err(Transport::Status(status.as_u16()));
     }
     builder
@@ -272,7 +292,9 @@ fn classify_error(endpoint: &str, e: OAuthError) -> TokenError {
             endpoint,
             reason: format!("cannot parse it as a token response (at `{}`)", e.path()),
         },
-        oauth2::RequestTokenError::Other(reason) => TokenError::InvalidResponse { endpoint, reason },
+        oauth2::RequestTokenError::Other(reason) => {
+            TokenError::InvalidResponse { endpoint, reason }
+        }
     }
 }
 
@@ -312,10 +334,30 @@ mod tests {
             rejected.to_string(),
             "token endpoint https://auth/token rejected the client credentials request: invalid_client"
         );
-        assert!(TokenError::Status { endpoint: e.clone(), status: 503 }.is_retryable());
-        assert!(TokenError::Status { endpoint: e.clone(), status: 429 }.is_retryable());
-        assert!(!TokenError::Status { endpoint: e.clone(), status: 404 }.is_retryable());
-        assert!(!TokenError::Status { endpoint: e.clone(), status: 302 }.is_retryable());
-        assert!(TokenError::Transport { endpoint: e, reason: "refused".into() }.is_retryable());
+        assert!(TokenError::Status {
+            endpoint: e.clone(),
+            status: 503
+        }
+        .is_retryable());
+        assert!(TokenError::Status {
+            endpoint: e.clone(),
+            status: 429
+        }
+        .is_retryable());
+        assert!(!TokenError::Status {
+            endpoint: e.clone(),
+            status: 404
+        }
+        .is_retryable());
+        assert!(!TokenError::Status {
+            endpoint: e.clone(),
+            status: 302
+        }
+        .is_retryable());
+        assert!(TokenError::Transport {
+            endpoint: e,
+            reason: "refused".into()
+        }
+        .is_retryable());
     }
 }

@@ -137,10 +137,14 @@ impl BridgeReceiver {
             cfg,
         });
         let st = state.clone();
-        let server = server::start(state.cfg.listen, state.cfg.tls.as_ref(), move |req, conn| {
-            let st = st.clone();
-            async move { handle(st, req, conn).await }
-        })
+        let server = server::start(
+            state.cfg.listen,
+            state.cfg.tls.as_ref(),
+            move |req, conn| {
+                let st = st.clone();
+                async move { handle(st, req, conn).await }
+            },
+        )
         .await?;
         Ok(RunningBridge { server, state })
     }
@@ -189,7 +193,11 @@ fn stats(st: &State) -> BridgeStats {
         .iter()
         .filter_map(|t| t.transaction.get("transaction-id").and_then(|v| v.as_str()))
         .collect();
-    let keys: HashSet<&str> = log.transactions.iter().map(|t| t.idempotency_key.as_str()).collect();
+    let keys: HashSet<&str> = log
+        .transactions
+        .iter()
+        .map(|t| t.idempotency_key.as_str())
+        .collect();
     BridgeStats {
         requests: log.requests.len() as u64,
         transactions: log.transactions.len() as u64,
@@ -200,7 +208,10 @@ fn stats(st: &State) -> BridgeStats {
 }
 
 fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 async fn handle(st: Arc<State>, req: Request<Incoming>, conn: Conn) -> Response<Body> {
@@ -260,13 +271,20 @@ async fn handle(st: Arc<State>, req: Request<Incoming>, conn: Conn) -> Response<
             tokio::time::sleep(d).await;
             server::json(503, &json!({"error": "stalled"}))
         }
-        Fault::Status { status, retry_after } => {
+        Fault::Status {
+            status,
+            retry_after,
+        } => {
             let _ = read_body(req.into_body()).await;
             rec.status = status;
             push(&st, rec);
-            let mut resp = server::json(status, &json!({"error": format!("injected fault {status}")}));
+            let mut resp = server::json(
+                status,
+                &json!({"error": format!("injected fault {status}")}),
+            );
             if let Some(s) = retry_after {
-                resp.headers_mut().insert("retry-after", s.to_string().parse().unwrap());
+                resp.headers_mut()
+                    .insert("retry-after", s.to_string().parse().unwrap());
             }
             resp
         }
@@ -352,7 +370,11 @@ async fn deliver(st: Arc<State>, req: Request<Incoming>, rec: RequestRecord) -> 
         let seq = rec.seq;
         let mut out = st.out.lock().unwrap();
         for t in txs {
-            let r = ReceivedTransaction { idempotency_key: key.clone(), request: seq, transaction: t };
+            let r = ReceivedTransaction {
+                idempotency_key: key.clone(),
+                request: seq,
+                transaction: t,
+            };
             if let Some(w) = out.as_mut() {
                 let _ = serde_json::to_writer(&mut *w, &r);
                 let _ = w.write_all(b"\n");

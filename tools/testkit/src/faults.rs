@@ -24,7 +24,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     Ok,
-    Status { status: u16, retry_after: Option<u64> },
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+    },
     Stall(Duration),
     Reset,
 }
@@ -33,8 +36,14 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Fault::Ok => write!(f, "ok"),
-            Fault::Status { status, retry_after: None } => write!(f, "{status}"),
-            Fault::Status { status, retry_after: Some(s) } => {
+            Fault::Status {
+                status,
+                retry_after: None,
+            } => write!(f, "{status}"),
+            Fault::Status {
+                status,
+                retry_after: Some(s),
+            } => {
                 write!(f, "{status}:retry-after={s}")
             }
             Fault::Stall(d) => write!(f, "stall:{}", d.as_secs_f64()),
@@ -54,7 +63,9 @@ impl FromStr for Fault {
             return Ok(Fault::Reset);
         }
         if let Some(secs) = s.strip_prefix("stall:") {
-            let secs: f64 = secs.parse().map_err(|_| format!("bad stall seconds in {s:?}"))?;
+            let secs: f64 = secs
+                .parse()
+                .map_err(|_| format!("bad stall seconds in {s:?}"))?;
             if !(0.0..=3600.0).contains(&secs) {
                 return Err(format!("stall seconds out of range in {s:?}"));
             }
@@ -64,7 +75,9 @@ impl FromStr for Fault {
             Some((c, o)) => (c, Some(o)),
             None => (s, None),
         };
-        let status: u16 = code.parse().map_err(|_| format!("unknown fault step {s:?}"))?;
+        let status: u16 = code
+            .parse()
+            .map_err(|_| format!("unknown fault step {s:?}"))?;
         if !(100..=599).contains(&status) {
             return Err(format!("status out of range in {s:?}"));
         }
@@ -76,7 +89,10 @@ impl FromStr for Fault {
                     .ok_or_else(|| format!("bad option in {s:?} (want retry-after=SECONDS)"))?,
             ),
         };
-        Ok(Fault::Status { status, retry_after })
+        Ok(Fault::Status {
+            status,
+            retry_after,
+        })
     }
 }
 
@@ -114,7 +130,9 @@ impl FromStr for FaultScript {
                 let key = target
                     .strip_prefix("key=")
                     .ok_or_else(|| format!("bad target in {raw:?} (want @key=HEX)"))?;
-                script.targeted.push((key.to_ascii_lowercase(), step.parse()?));
+                script
+                    .targeted
+                    .push((key.to_ascii_lowercase(), step.parse()?));
                 continue;
             }
             let (step, times) = match raw.rsplit_once('x') {
@@ -136,14 +154,40 @@ mod tests {
 
     #[test]
     fn parses_the_documented_example() {
-        let s: FaultScript = "500,500,429:retry-after=1,401,stall:5,reset,400".parse().unwrap();
+        let s: FaultScript = "500,500,429:retry-after=1,401,stall:5,reset,400"
+            .parse()
+            .unwrap();
         assert_eq!(s.steps.len(), 7);
-        assert_eq!(s.step(0), Fault::Status { status: 500, retry_after: None });
-        assert_eq!(s.step(2), Fault::Status { status: 429, retry_after: Some(1) });
-        assert_eq!(s.step(3), Fault::Status { status: 401, retry_after: None });
+        assert_eq!(
+            s.step(0),
+            Fault::Status {
+                status: 500,
+                retry_after: None
+            }
+        );
+        assert_eq!(
+            s.step(2),
+            Fault::Status {
+                status: 429,
+                retry_after: Some(1)
+            }
+        );
+        assert_eq!(
+            s.step(3),
+            Fault::Status {
+                status: 401,
+                retry_after: None
+            }
+        );
         assert_eq!(s.step(4), Fault::Stall(Duration::from_secs(5)));
         assert_eq!(s.step(5), Fault::Reset);
-        assert_eq!(s.step(6), Fault::Status { status: 400, retry_after: None });
+        assert_eq!(
+            s.step(6),
+            Fault::Status {
+                status: 400,
+                retry_after: None
+            }
+        );
         assert_eq!(s.step(7), Fault::Ok);
         assert_eq!(s.step(1000), Fault::Ok);
     }
@@ -152,11 +196,20 @@ mod tests {
     fn targeted_and_repeated_steps() {
         let s: FaultScript = "503x3,400@key=ABCDEF,ok".parse().unwrap();
         assert_eq!(s.steps.len(), 4);
-        assert_eq!(s.step(2), Fault::Status { status: 503, retry_after: None });
+        assert_eq!(
+            s.step(2),
+            Fault::Status {
+                status: 503,
+                retry_after: None
+            }
+        );
         assert_eq!(s.step(3), Fault::Ok);
         assert_eq!(
             s.targeted_for(Some("abcdef")),
-            Some(&Fault::Status { status: 400, retry_after: None })
+            Some(&Fault::Status {
+                status: 400,
+                retry_after: None
+            })
         );
         assert_eq!(s.targeted_for(Some("other")), None);
         assert_eq!(s.targeted_for(None), None);

@@ -17,7 +17,9 @@ pub mod procs;
 pub mod server;
 pub mod tls;
 
-pub use bridge::{BridgeConfig, BridgeReceiver, BridgeStats, ReceivedTransaction, RequestRecord, RunningBridge};
+pub use bridge::{
+    BridgeConfig, BridgeReceiver, BridgeStats, ReceivedTransaction, RequestRecord, RunningBridge,
+};
 pub use faults::{Fault, FaultScript};
 pub use oauth::{OAuthConfig, OAuthStats, OAuthTestServer, RunningOAuth};
 pub use procs::{MotoServer, OAuth2MockServer};

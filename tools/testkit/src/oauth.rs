@@ -96,10 +96,14 @@ impl OAuthTestServer {
             seq: Mutex::new(0),
         });
         let st = state.clone();
-        let server = server::start(state.cfg.listen, state.cfg.tls.as_ref(), move |req, conn| {
-            let st = st.clone();
-            async move { handle(st, req, conn).await }
-        })
+        let server = server::start(
+            state.cfg.listen,
+            state.cfg.tls.as_ref(),
+            move |req, conn| {
+                let st = st.clone();
+                async move { handle(st, req, conn).await }
+            },
+        )
         .await?;
         Ok(RunningOAuth { server, state })
     }
@@ -155,11 +159,17 @@ async fn form(req: Request<Incoming>) -> (hyper::HeaderMap, HashMap<String, Stri
 }
 
 fn oauth_error(status: u16, code: &str, description: &str) -> Response<Body> {
-    let mut r = server::json(status, &json!({"error": code, "error_description": description}));
-    r.headers_mut().insert("cache-control", "no-store".parse().unwrap());
+    let mut r = server::json(
+        status,
+        &json!({"error": code, "error_description": description}),
+    );
+    r.headers_mut()
+        .insert("cache-control", "no-store".parse().unwrap());
     if status == 401 {
-        r.headers_mut()
-            .insert("www-authenticate", "Basic realm=\"cf-passive-test\"".parse().unwrap());
+        r.headers_mut().insert(
+            "www-authenticate",
+            "Basic realm=\"cf-passive-test\"".parse().unwrap(),
+        );
     }
     r
 }
@@ -167,9 +177,10 @@ fn oauth_error(status: u16, code: &str, description: &str) -> Response<Body> {
 async fn handle(st: Arc<State>, req: Request<Incoming>, conn: Conn) -> Response<Body> {
     let path = req.uri().path().to_string();
     match (req.method().clone(), path.as_str()) {
-        (Method::GET, "/_stats") => {
-            server::json(200, &serde_json::to_value(st.stats.lock().unwrap().clone()).unwrap())
-        }
+        (Method::GET, "/_stats") => server::json(
+            200,
+            &serde_json::to_value(st.stats.lock().unwrap().clone()).unwrap(),
+        ),
         (Method::POST, "/_revoke-all") => {
             revoke_all(&st);
             server::json(200, &json!({"revoked": true}))
@@ -210,11 +221,15 @@ async fn token(st: Arc<State>, req: Request<Incoming>, conn: Conn) -> Response<B
             tokio::time::sleep(d).await;
             return server::json(503, &json!({"error": "stalled"}));
         }
-        Fault::Status { status, retry_after } => {
+        Fault::Status {
+            status,
+            retry_after,
+        } => {
             st.stats.lock().unwrap().faults += 1;
             let mut r = server::respond(status, "text/html", "<html>injected fault</html>");
             if let Some(s) = retry_after {
-                r.headers_mut().insert("retry-after", s.to_string().parse().unwrap());
+                r.headers_mut()
+                    .insert("retry-after", s.to_string().parse().unwrap());
             }
             return r;
         }
@@ -224,7 +239,11 @@ async fn token(st: Arc<State>, req: Request<Incoming>, conn: Conn) -> Response<B
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| {
             s.split_once(':').map(|(i, p)| {
@@ -244,7 +263,11 @@ async fn token(st: Arc<State>, req: Request<Incoming>, conn: Conn) -> Response<B
     };
     let creds = match (basic, body_creds) {
         (Some(_), Some(_)) => {
-            return oauth_error(400, "invalid_request", "use one client authentication method")
+            return oauth_error(
+                400,
+                "invalid_request",
+                "use one client authentication method",
+            )
         }
         (Some(c), None) | (None, Some(c)) => c,
         (None, None) => {
@@ -283,6 +306,7 @@ async fn token(st: Arc<State>, req: Request<Incoming>, conn: Conn) -> Response<B
         body["expires_in"] = json!(st.cfg.expires_in);
     }
     let mut r = server::json(200, &body);
-    r.headers_mut().insert("cache-control", "no-store".parse().unwrap());
+    r.headers_mut()
+        .insert("cache-control", "no-store".parse().unwrap());
     r
 }

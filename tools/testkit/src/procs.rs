@@ -56,7 +56,10 @@ impl ChildServer {
         let mut last_err = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| a.replace("{port}", &port.to_string()))
+                .collect();
             let child = Command::new(program)
                 .args(&args)
                 .stdin(Stdio::null())
@@ -83,6 +86,10 @@ impl ChildServer {
         panic!("{last_err}");
     }
 
+    /// The tool's name, for messages.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -103,7 +110,6 @@ impl Drop for ChildServer {
         // Child::kill signals exactly this PID (SIGKILL); then reap it.
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = self.name;
     }
 }
 

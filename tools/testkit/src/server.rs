@@ -47,7 +47,11 @@ pub struct Running {
 impl Running {
     /// `http://127.0.0.1:PORT` or `https://...`.
     pub fn base_url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
     /// Stops accepting, lets in-flight requests finish (up to 2 s), returns when done.
@@ -86,7 +90,12 @@ where
     let (stop, stop_rx) = watch::channel(false);
     let is_tls = acceptor.is_some();
     let task = tokio::spawn(accept_loop(listener, acceptor, handler, stop_rx));
-    Ok(Running { addr, tls: is_tls, stop, task: Some(task) })
+    Ok(Running {
+        addr,
+        tls: is_tls,
+        stop,
+        task: Some(task),
+    })
 }
 
 async fn accept_loop<H, F>(
@@ -110,7 +119,9 @@ async fn accept_loop<H, F>(
         let _ = tcp.set_zero_linger();
         let _ = tcp.set_nodelay(true);
         let abort = Arc::new(Notify::new());
-        let conn = Conn { abort: abort.clone() };
+        let conn = Conn {
+            abort: abort.clone(),
+        };
         let h = handler.clone();
         let svc = service_fn(move |req| {
             let h = h.clone();

@@ -18,7 +18,12 @@ struct Args {
     #[arg(long, default_value = "cf-passive-test")]
     client_id: String,
     /// The accepted client secret (test value; the environment is safer than argv).
-    #[arg(long, env = "OAUTH_TEST_CLIENT_SECRET", default_value = "test-secret", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "OAUTH_TEST_CLIENT_SECRET",
+        default_value = "test-secret",
+        hide_env_values = true
+    )]
     client_secret: String,
     /// Token lifetime in seconds.
     #[arg(long, default_value_t = 300)]
