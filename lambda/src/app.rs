@@ -17,7 +17,7 @@ use crate::aws::s3::S3Store;
 use crate::aws::secrets::read_client_secret;
 use crate::aws::tags::{account_from_function_arn, CloudFrontTags};
 use crate::cli::{local_key, open_local};
-use crate::config::{Config, Needs, SecretSource};
+use crate::config::{Config, SecretSource};
 use crate::delivery::{Delivery, ObjectId};
 use crate::forward::{report_object, Forwarder, NoTags};
 

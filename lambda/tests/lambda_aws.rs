@@ -17,7 +17,10 @@ use cf_passive::core::pipeline::PipelineOptions;
 use cf_passive::delivery::{AuthStyle, Delivery, Settings};
 use cf_passive::forward::{Forwarder, NoTags, TagSource};
 use cf_passive::secret::SecretString;
-use cf_passive_testkit::{BridgeConfig, BridgeReceiver, MotoServer, OAuthConfig, OAuthTestServer, RunningBridge, RunningOAuth};
+use cf_passive_testkit::{
+    BridgeConfig, BridgeReceiver, MotoServer, OAuthConfig, OAuthTestServer, RunningBridge,
+    RunningOAuth,
+};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::{json, Value};
@@ -35,7 +38,10 @@ fn moto() -> Moto {
         Ok(url) if !url.is_empty() => Moto { url, _own: None },
         _ => {
             let server = MotoServer::spawn();
-            Moto { url: server.endpoint_url(), _own: Some(server) }
+            Moto {
+                url: server.endpoint_url(),
+                _own: Some(server),
+            }
         }
     }
 }
@@ -50,7 +56,11 @@ async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
 }
 
 fn s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 fn unique(name: &str) -> String {
@@ -71,15 +81,28 @@ async fn env(faults: &str) -> Env {
     let moto = moto();
     let sdk = sdk(&moto.url).await;
     let bucket = unique("logs");
-    s3(&sdk).create_bucket().bucket(&bucket).send().await.expect("create bucket");
-    let oauth = OAuthTestServer::start(OAuthConfig::default()).await.unwrap();
+    s3(&sdk)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    let oauth = OAuthTestServer::start(OAuthConfig::default())
+        .await
+        .unwrap();
     let bridge = BridgeReceiver::start(BridgeConfig {
         faults: faults.parse().expect("fault script"),
         ..BridgeConfig::default()
     })
     .await
     .unwrap();
-    Env { moto, sdk, bucket, bridge, oauth }
+    Env {
+        moto,
+        sdk,
+        bucket,
+        bridge,
+        oauth,
+    }
 }
 
 impl Env {
@@ -103,10 +126,15 @@ impl Env {
 
     fn handler<T: TagSource>(&self, tags: Option<Arc<T>>) -> Handler<S3Store, T> {
         Handler {
-            store: S3Store { client: s3(&self.sdk) },
+            store: S3Store {
+                client: s3(&self.sdk),
+            },
             forwarder: Forwarder {
                 options: PipelineOptions {
-                    batch_limits: cf_passive::core::batch::BatchLimits { max_transactions: 200, max_bytes: 1 << 20 },
+                    batch_limits: cf_passive::core::batch::BatchLimits {
+                        max_transactions: 200,
+                        max_bytes: 1 << 20,
+                    },
                     ..PipelineOptions::default()
                 },
                 delivery: self.delivery(),
@@ -132,7 +160,12 @@ impl Env {
         self.bridge
             .transactions()
             .iter()
-            .map(|t| t.transaction["transaction-id"].as_str().unwrap().to_string())
+            .map(|t| {
+                t.transaction["transaction-id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect()
     }
 }
@@ -145,7 +178,11 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 fn generated(seed: u64, records: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut g = cf_loggen::Generator::new(seed, cf_loggen::Format::Legacy, cf_loggen::Options::default());
+    let mut g = cf_loggen::Generator::new(
+        seed,
+        cf_loggen::Format::Legacy,
+        cf_loggen::Options::default(),
+    );
     g.write_header(&mut out).unwrap();
     g.write_records(&mut out, records).unwrap();
     out
@@ -157,7 +194,8 @@ fn expected_ids(text: &[u8], key: &str) -> std::collections::BTreeSet<String> {
     impl cf_passive::core::pipeline::TransactionSink for Ids {
         fn accept(&mut self, encoded: &[u8]) -> cf_passive::core::pipeline::Flow {
             let v: Value = serde_json::from_slice(encoded).unwrap();
-            self.0.insert(v["transaction-id"].as_str().unwrap().to_string());
+            self.0
+                .insert(v["transaction-id"].as_str().unwrap().to_string());
             cf_passive::core::pipeline::Flow::Continue
         }
     }
@@ -179,7 +217,9 @@ fn record(bucket: &str, key: &str, size: usize) -> Value {
         .bytes()
         .map(|b| match b {
             b' ' => "+".to_string(),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect();
@@ -201,26 +241,49 @@ async fn streams_a_large_object_and_delivers_every_transaction() {
     let key = "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.large.gz";
     env.put(key, gzip(&text)).await;
     let handler = env.handler::<NoTags>(None);
-    let out = handler.handle(&json!({"Records": [record(&env.bucket, key, 1)]})).await.unwrap();
+    let out = handler
+        .handle(&json!({"Records": [record(&env.bucket, key, 1)]}))
+        .await
+        .unwrap();
     let expected = expected_ids(&text, key);
     assert!(expected.len() > 30_000);
     assert_eq!(out["transactions"], expected.len());
     assert_eq!(env.ids(), expected);
-    let keys: std::collections::BTreeSet<_> = env.bridge.requests().iter().filter_map(|r| r.idempotency_key.clone()).collect();
-    assert_eq!(keys.len() as u64, (expected.len() as u64).div_ceil(200), "one key per batch");
+    let keys: std::collections::BTreeSet<_> = env
+        .bridge
+        .requests()
+        .iter()
+        .filter_map(|r| r.idempotency_key.clone())
+        .collect();
+    assert_eq!(
+        keys.len() as u64,
+        (expected.len() as u64).div_ceil(200),
+        "one key per batch"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_with_spaces_and_unicode_are_decoded() {
     let env = env("").await;
-    let key = "cloudfront-logs/my logs/caf\u{e9} \u{2713}+plus/E2EXAMPLE1.2024-01-31-23.a1b2c3d4.gz";
-    let text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/E2EXAMPLE1.2024-01-31-23.a1b2c3d4")).unwrap();
+    let key =
+        "cloudfront-logs/my logs/caf\u{e9} \u{2713}+plus/E2EXAMPLE1.2024-01-31-23.a1b2c3d4.gz";
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/E2EXAMPLE1.2024-01-31-23.a1b2c3d4"
+    ))
+    .unwrap();
     env.put(key, gzip(&text)).await;
     let handler = env.handler::<NoTags>(None);
-    handler.handle(&json!({"Records": [record(&env.bucket, key, 10)]})).await.unwrap();
+    handler
+        .handle(&json!({"Records": [record(&env.bucket, key, 10)]}))
+        .await
+        .unwrap();
     let received = env.bridge.transactions();
     assert_eq!(received.len(), 6);
-    assert_eq!(received[0].transaction["txn-meta-data"]["log-object"], format!("s3://{}/{key}", env.bucket));
+    assert_eq!(
+        received[0].transaction["txn-meta-data"]["log-object"],
+        format!("s3://{}/{key}", env.bucket)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,10 +292,20 @@ async fn a_missing_object_is_skipped_with_a_warning_not_retried() {
     let handler = env.handler::<NoTags>(None);
     let key = "cloudfront-logs/E2EXAMPLE1.2024-01-31-23.gone.gz";
     let outcome = handler
-        .handle_object(&cf_passive::aws::event::ObjectEvent { bucket: env.bucket.clone(), key: key.into(), size: Some(10) })
+        .handle_object(&cf_passive::aws::event::ObjectEvent {
+            bucket: env.bucket.clone(),
+            key: key.into(),
+            size: Some(10),
+        })
         .await;
-    assert!(matches!(outcome, ObjectOutcome::Skipped(ref m) if m.contains("does not exist")), "{outcome:?}");
-    assert!(handler.handle(&json!({"Records": [record(&env.bucket, key, 10)]})).await.is_ok());
+    assert!(
+        matches!(outcome, ObjectOutcome::Skipped(ref m) if m.contains("does not exist")),
+        "{outcome:?}"
+    );
+    assert!(handler
+        .handle(&json!({"Records": [record(&env.bucket, key, 10)]}))
+        .await
+        .is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,8 +322,16 @@ async fn every_record_of_a_multi_record_event_and_an_sqs_wrapped_one() {
     }
     env.put("cloudfront-logs/", Vec::new()).await;
     records.push(record(&env.bucket, "cloudfront-logs/", 0));
-    env.put("cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.empty.gz", Vec::new()).await;
-    records.push(record(&env.bucket, "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.empty.gz", 0));
+    env.put(
+        "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.empty.gz",
+        Vec::new(),
+    )
+    .await;
+    records.push(record(
+        &env.bucket,
+        "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.empty.gz",
+        0,
+    ));
     let handler = env.handler::<NoTags>(None);
     let direct = json!({"Records": records[..2]});
     let out = handler.handle(&direct).await.unwrap();
@@ -258,7 +339,10 @@ async fn every_record_of_a_multi_record_event_and_an_sqs_wrapped_one() {
     let rest = json!({"Records": records[2..]});
     let sqs = json!({"Records": [{"eventSource": "aws:sqs", "messageId": "m1", "body": rest.to_string()}]});
     let out = handler.handle(&sqs).await.unwrap();
-    assert_eq!(out["skipped"], 2, "folder marker and zero-byte object: {out}");
+    assert_eq!(
+        out["skipped"], 2,
+        "folder marker and zero-byte object: {out}"
+    );
     assert_eq!(env.ids(), expected);
 }
 
@@ -272,10 +356,20 @@ async fn a_test_event_is_acknowledged_and_sends_nothing() {
         .unwrap();
     assert_eq!(out["objects"], 0);
     assert!(env.bridge.requests().is_empty());
-    assert_eq!(env.oauth.stats().tokens_issued, 0, "no token fetched for nothing");
+    assert_eq!(
+        env.oauth.stats().tokens_issued,
+        0,
+        "no token fetched for nothing"
+    );
 }
 
-async fn distribution(cloudfront: &aws_sdk_cloudfront::Client, reference: &str, tag: Option<&str>) -> String {
+// moto's CreateDistribution wants the legacy ForwardedValues/MinTTL cache settings.
+#[allow(deprecated)]
+async fn distribution(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    reference: &str,
+    tag: Option<&str>,
+) -> String {
     use aws_sdk_cloudfront::types::*;
     let origin = Origin::builder()
         .id("api")
@@ -294,7 +388,13 @@ async fn distribution(cloudfront: &aws_sdk_cloudfront::Client, reference: &str, 
         .caller_reference(reference)
         .comment("test")
         .enabled(true)
-        .origins(Origins::builder().quantity(1).items(origin).build().unwrap())
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .unwrap(),
+        )
         .default_cache_behavior(
             DefaultCacheBehavior::builder()
                 .target_origin_id("api")
@@ -302,24 +402,50 @@ async fn distribution(cloudfront: &aws_sdk_cloudfront::Client, reference: &str, 
                 .forwarded_values(
                     ForwardedValues::builder()
                         .query_string(false)
-                        .cookies(CookiePreference::builder().forward(ItemSelection::None).build().unwrap())
+                        .cookies(
+                            CookiePreference::builder()
+                                .forward(ItemSelection::None)
+                                .build()
+                                .unwrap(),
+                        )
                         .build()
                         .unwrap(),
                 )
                 .min_ttl(0)
-                .trusted_signers(TrustedSigners::builder().enabled(false).quantity(0).build().unwrap())
+                .trusted_signers(
+                    TrustedSigners::builder()
+                        .enabled(false)
+                        .quantity(0)
+                        .build()
+                        .unwrap(),
+                )
                 .build()
                 .unwrap(),
         )
         .build()
         .unwrap();
-    let created = cloudfront.create_distribution().distribution_config(config).send().await.expect("create distribution");
+    let created = cloudfront
+        .create_distribution()
+        .distribution_config(config)
+        .send()
+        .await
+        .expect("create distribution");
     let id = created.distribution().unwrap().id().to_string();
     if let Some(value) = tag {
         cloudfront
             .tag_resource()
             .resource(format!("arn:aws:cloudfront::{ACCOUNT}:distribution/{id}"))
-            .tags(Tags::builder().items(Tag::builder().key("cequence-enabled").value(value).build().unwrap()).build())
+            .tags(
+                Tags::builder()
+                    .items(
+                        Tag::builder()
+                            .key("cequence-enabled")
+                            .value(value)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
             .send()
             .await
             .expect("tag distribution");
@@ -334,21 +460,34 @@ async fn only_distributions_tagged_enabled_are_forwarded() {
     let enabled = distribution(&cloudfront, &unique("enabled"), Some("true")).await;
     let disabled = distribution(&cloudfront, &unique("disabled"), Some("false")).await;
     let untagged = distribution(&cloudfront, &unique("untagged"), None).await;
-    let text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/E2EXAMPLE1.2024-01-31-23.a1b2c3d4")).unwrap();
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/E2EXAMPLE1.2024-01-31-23.a1b2c3d4"
+    ))
+    .unwrap();
     let mut records = Vec::new();
     for id in [&enabled, &disabled, &untagged] {
         let key = format!("cloudfront-logs/{id}.2024-01-31-23.a1b2c3d4.gz");
         env.put(&key, gzip(&text)).await;
         records.push(record(&env.bucket, &key, 10));
     }
-    let tags = Arc::new(CloudFrontTags::new(cloudfront, Some(ACCOUNT.into()), Duration::from_secs(300)));
+    let tags = Arc::new(CloudFrontTags::new(
+        cloudfront,
+        Some(ACCOUNT.into()),
+        Duration::from_secs(300),
+    ));
     let handler = env.handler(Some(tags));
     handler.handle(&json!({"Records": records})).await.unwrap();
     let distributions: std::collections::BTreeSet<String> = env
         .bridge
         .transactions()
         .iter()
-        .map(|t| t.transaction["txn-meta-data"]["distribution-id"].as_str().unwrap().to_string())
+        .map(|t| {
+            t.transaction["txn-meta-data"]["distribution-id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(distributions, [enabled].into_iter().collect());
     assert_eq!(env.bridge.transactions().len(), 6);
@@ -361,9 +500,16 @@ async fn a_failed_tag_lookup_fails_the_invocation_and_forwards_nothing() {
     env.put(key, gzip(&generated(9, 100))).await;
     // A CloudFront endpoint that refuses connections: the lookup fails.
     let dead = sdk("http://127.0.0.1:9").await;
-    let tags = Arc::new(CloudFrontTags::new(aws_sdk_cloudfront::Client::new(&dead), Some(ACCOUNT.into()), Duration::from_secs(300)));
+    let tags = Arc::new(CloudFrontTags::new(
+        aws_sdk_cloudfront::Client::new(&dead),
+        Some(ACCOUNT.into()),
+        Duration::from_secs(300),
+    ));
     let handler = env.handler(Some(tags));
-    let err = handler.handle(&json!({"Records": [record(&env.bucket, key, 1)]})).await.unwrap_err();
+    let err = handler
+        .handle(&json!({"Records": [record(&env.bucket, key, 1)]}))
+        .await
+        .unwrap_err();
     assert!(matches!(err, HandlerError::Retryable { .. }), "{err}");
     assert!(err.to_string().contains(key), "names the object: {err}");
     assert!(env.bridge.requests().is_empty());
@@ -381,11 +527,24 @@ async fn a_refused_batch_fails_the_invocation_and_a_replay_reuses_the_keys() {
     let diagnostic: lambda_runtime::Diagnostic = err.into();
     assert_eq!(diagnostic.error_type, "CfPassive.Retryable");
     assert!(diagnostic.error_message.contains(key));
-    let first_keys: std::collections::BTreeSet<_> = env.bridge.requests().iter().filter_map(|r| r.idempotency_key.clone()).collect();
+    let first_keys: std::collections::BTreeSet<_> = env
+        .bridge
+        .requests()
+        .iter()
+        .filter_map(|r| r.idempotency_key.clone())
+        .collect();
     // The retry (what AWS does, or `replay`) delivers everything, under the same keys.
     handler.handle(&event).await.unwrap();
     assert_eq!(env.ids(), expected_ids(&text, key));
-    let all_keys: std::collections::BTreeSet<_> = env.bridge.requests().iter().filter_map(|r| r.idempotency_key.clone()).collect();
-    assert_eq!(first_keys, all_keys, "the same object yields the same Idempotency-Keys");
+    let all_keys: std::collections::BTreeSet<_> = env
+        .bridge
+        .requests()
+        .iter()
+        .filter_map(|r| r.idempotency_key.clone())
+        .collect();
+    assert_eq!(
+        first_keys, all_keys,
+        "the same object yields the same Idempotency-Keys"
+    );
     let _ = &env.moto;
 }

@@ -68,7 +68,7 @@ impl CloudFrontTags {
             Ok(output) => {
                 let enabled = output
                     .tags()
-                    .and_then(|tags| tags.items())
+                    .map(|tags| tags.items())
                     .unwrap_or_default()
                     .iter()
                     .any(|tag| {
