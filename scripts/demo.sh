@@ -209,8 +209,7 @@ main() {
   say "What the bridge received"
   jq -r '.transaction["txn-meta-data"]["distribution-id"]' "${DEMO}/received.ndjson" | sort | uniq -c |
     awk '{printf "  %7d transactions for distribution %s\n", $1, $2}' >&2
-  printf '  requests: %s, distinct Idempotency-Keys: %s\n' \
-    "$(jq -r '.request' "${DEMO}/received.ndjson" | sort -u | wc -l)" \
+  printf '  batches (distinct Idempotency-Keys): %s\n' \
     "$(jq -r '.["idempotency-key"]' "${DEMO}/received.ndjson" | sort -u | wc -l)" >&2
   printf '  a sample transaction:\n' >&2
   head -n1 "${DEMO}/received.ndjson" | jq '.transaction' | sed 's/^/    /' >&2
@@ -227,7 +226,7 @@ main() {
   expected="$(wc -l <"${DEMO}/expected.ids")"
   received="$(wc -l <"${DEMO}/received.ids")"
   if ! diff -q "${DEMO}/expected.ids" "${DEMO}/received.ids" >/dev/null; then
-    diff "${DEMO}/expected.ids" "${DEMO}/received.ids" | head -n 10 >&2
+    diff "${DEMO}/expected.ids" "${DEMO}/received.ids" | head -n 10 >&2 || true
     die "FAILED: the bridge received ${received} distinct transactions, expected ${expected}"
   fi
   grep -q "Successfully sent .* transactions for CF Distribution ${legacy_id}" "${DEMO}/lambda.log" ||

@@ -71,6 +71,7 @@ fn tags(
     }
     Some(Arc::new(CloudFrontTags::new(
         aws_sdk_cloudfront::Client::new(sdk),
+        aws_sdk_sts::Client::new(sdk),
         account_id,
         config.tag_cache_ttl,
     )))
@@ -188,18 +189,6 @@ pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
 /// the same code as the Lambda, from an operator's machine.
 pub async fn replay(config: Config, urls: &[String], from_dlq: Option<&str>) -> ExitCode {
     let sdk = aws_config().await;
-    let account_id = match aws_sdk_sts::Client::new(&sdk)
-        .get_caller_identity()
-        .send()
-        .await
-    {
-        Ok(identity) => identity.account().map(str::to_string),
-        Err(e) if config.require_enabled_tag => {
-            error!("cannot find the AWS account id (sts:GetCallerIdentity): {e}; check your AWS credentials");
-            return ExitCode::FAILURE;
-        }
-        Err(_) => None,
-    };
     let delivery = match build_delivery(&config, Some(&sdk)).await {
         Ok(delivery) => delivery,
         Err(e) => {
@@ -214,7 +203,7 @@ pub async fn replay(config: Config, urls: &[String], from_dlq: Option<&str>) -> 
         forwarder: Forwarder {
             options: config.pipeline.clone(),
             delivery,
-            tags: tags(&config, &sdk, account_id),
+            tags: tags(&config, &sdk, None),
         },
         max_concurrent_objects: config.max_concurrent_objects,
         function_name: None,

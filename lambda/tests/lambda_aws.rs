@@ -471,9 +471,11 @@ async fn only_distributions_tagged_enabled_are_forwarded() {
         env.put(&key, gzip(&text)).await;
         records.push(record(&env.bucket, &key, 10));
     }
+    // No account id given: it is found with sts:GetCallerIdentity, as under `cargo lambda watch`.
     let tags = Arc::new(CloudFrontTags::new(
         cloudfront,
-        Some(ACCOUNT.into()),
+        aws_sdk_sts::Client::new(&env.sdk),
+        None,
         Duration::from_secs(300),
     ));
     let handler = env.handler(Some(tags));
@@ -502,6 +504,7 @@ async fn a_failed_tag_lookup_fails_the_invocation_and_forwards_nothing() {
     let dead = sdk("http://127.0.0.1:9").await;
     let tags = Arc::new(CloudFrontTags::new(
         aws_sdk_cloudfront::Client::new(&dead),
+        aws_sdk_sts::Client::new(&dead),
         Some(ACCOUNT.into()),
         Duration::from_secs(300),
     ));

@@ -2,7 +2,7 @@
 //! cached per container for `cequence_tag_cache_s`.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::error::ProvideErrorMetadata;
@@ -15,8 +15,10 @@ pub const ENABLED_TAG: &str = "cequence-enabled";
 #[derive(Debug)]
 pub struct CloudFrontTags {
     client: aws_sdk_cloudfront::Client,
-    /// Known at cold start (replay: STS) or from the first event's function ARN.
-    account_id: OnceLock<String>,
+    /// From the invoked function's ARN, else `sts:GetCallerIdentity` (which
+    /// needs no IAM permission), once per container.
+    account_id: tokio::sync::OnceCell<String>,
+    sts: aws_sdk_sts::Client,
     ttl: Duration,
     cache: Mutex<HashMap<String, (Instant, TagState)>>,
 }
@@ -24,16 +26,14 @@ pub struct CloudFrontTags {
 impl CloudFrontTags {
     pub fn new(
         client: aws_sdk_cloudfront::Client,
+        sts: aws_sdk_sts::Client,
         account_id: Option<String>,
         ttl: Duration,
     ) -> Self {
-        let cell = OnceLock::new();
-        if let Some(account_id) = account_id {
-            let _ = cell.set(account_id);
-        }
         CloudFrontTags {
             client,
-            account_id: cell,
+            account_id: tokio::sync::OnceCell::new_with(account_id),
+            sts,
             ttl,
             cache: Mutex::new(HashMap::new()),
         }
@@ -55,8 +55,16 @@ impl CloudFrontTags {
     async fn lookup(&self, id: &str) -> Result<TagState, String> {
         let account = self
             .account_id
-            .get()
-            .ok_or_else(|| "the AWS account id is not known yet".to_string())?;
+            .get_or_try_init(|| async {
+                let identity = self.sts.get_caller_identity().send().await.map_err(|e| {
+                    format!("cannot find the AWS account id (sts:GetCallerIdentity): {e}")
+                })?;
+                identity
+                    .account()
+                    .map(str::to_string)
+                    .ok_or_else(|| "sts:GetCallerIdentity returned no account".to_string())
+            })
+            .await?;
         let arn = format!("arn:aws:cloudfront::{account}:distribution/{id}");
         match self
             .client
