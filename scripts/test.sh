@@ -14,7 +14,9 @@ Usage: scripts/test.sh [--help] [--rust-only]
 
 Runs, in order: bootstrap, cargo fmt --check, cargo clippy -D warnings,
 the Terraform checks (tests/terraform/run.sh), the operator-script tests
-(tests/scripts/run.sh), then every Rust test (unit, property, integration
+(tests/scripts/run.sh), the end-to-end demo (scripts/demo.sh: the
+compiled Lambda under cargo lambda watch against moto, an OAuth server and
+the bridge receiver), then every Rust test (unit, property, integration
 against moto, OAuth servers and the bridge receiver, and the Lambda
 end-to-end run under cargo lambda watch).
 USAGE
@@ -82,6 +84,11 @@ main() {
       log "operator scripts (bats against moto)"
       tests/scripts/run.sh
     fi
+  fi
+
+  if [[ "${rust_only}" == false ]]; then
+    log "demo: the Lambda under cargo lambda watch, end to end (scripts/demo.sh)"
+    scripts/demo.sh --quiet
   fi
 
   log "Rust tests"
