@@ -4,7 +4,9 @@
 
 use std::io::{Cursor, Read, Write};
 
-use cf_passive::core::pipeline::{process_object, AllowAll, BatchingSink, Flow, ObjectRef, PipelineOptions};
+use cf_passive::core::pipeline::{
+    process_object, AllowAll, BatchingSink, Flow, ObjectRef, PipelineOptions,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -27,8 +29,17 @@ fn run_pipeline(bytes: &[u8]) -> u64 {
         std::hint::black_box(batch.body.len());
         Flow::Continue
     });
-    let object = ObjectRef { bucket: "bench", key: "E27FO14I29XXXX.2024-01-31-23.bench.gz" };
-    let processed = process_object(Cursor::new(bytes.to_vec()), object, &options, &mut AllowAll, &mut sink);
+    let object = ObjectRef {
+        bucket: "bench",
+        key: "E27FO14I29XXXX.2024-01-31-23.bench.gz",
+    };
+    let processed = process_object(
+        Cursor::new(bytes.to_vec()),
+        object,
+        &options,
+        &mut AllowAll,
+        &mut sink,
+    );
     processed.summary.transactions
 }
 
@@ -42,12 +53,20 @@ fn per_record(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("gunzip_baseline", name), &gz, |b, gz| {
             b.iter(|| {
                 let mut out = Vec::with_capacity(text.len());
-                flate2::read::MultiGzDecoder::new(&gz[..]).read_to_end(&mut out).unwrap();
+                flate2::read::MultiGzDecoder::new(&gz[..])
+                    .read_to_end(&mut out)
+                    .unwrap();
                 out.len()
             })
         });
-        group.bench_with_input(BenchmarkId::new("pipeline_plain", name), &text, |b, text| b.iter(|| run_pipeline(text)));
-        group.bench_with_input(BenchmarkId::new("pipeline_gzip", name), &gz, |b, gz| b.iter(|| run_pipeline(gz)));
+        group.bench_with_input(
+            BenchmarkId::new("pipeline_plain", name),
+            &text,
+            |b, text| b.iter(|| run_pipeline(text)),
+        );
+        group.bench_with_input(BenchmarkId::new("pipeline_gzip", name), &gz, |b, gz| {
+            b.iter(|| run_pipeline(gz))
+        });
     }
     group.finish();
 }
