@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# CloudFront / CloudWatch Logs delivery helpers shared by the enable and
+# disable scripts. Sourced after scripts/lib/common.sh.
+# All AWS calls go through aws_ro / aws_rw (see common.sh) so --dry-run works
+# and tests/scripts/policy.bats can find every call.
+
+# Fields requested from CloudFront standard logging v2 (names as AWS spells
+# them; the Lambda maps columns by name, so the order is not significant).
+# shellcheck disable=SC2034  # used by the enable script
+readonly -a CF_RECORD_FIELDS=(
+  date time "timestamp(ms)" c-ip c-port cs-method "cs(Host)" x-host-header
+  cs-uri-stem cs-uri-query sc-status "cs(Referer)" "cs(User-Agent)" "cs(Cookie)"
+  x-forwarded-for x-edge-request-id x-edge-location x-edge-result-type
+  x-edge-response-result-type x-edge-detailed-result-type cs-protocol
+  cs-protocol-version cs-bytes sc-bytes time-taken time-to-first-byte
+  ssl-protocol ssl-cipher sc-content-type sc-content-len sc-range-start
+  sc-range-end c-country asn
+)
+# shellcheck disable=SC2034
+readonly CF_SUFFIX_PATH='{DistributionId}/{yyyy}/{MM}/{dd}/{HH}'
+
+# Cached describe-* results (JSON arrays), refreshed by cf_refresh_logs_state.
+CF_SOURCES_JSON='[]'
+CF_DESTINATIONS_JSON='[]'
+CF_DELIVERIES_JSON='[]'
+CF_DIST_CONFIG='{}'
+CF_TAG_RESULT=''
+
+#######################################
+# Load all delivery sources, destinations and deliveries (us-east-1).
+#######################################
+cf_refresh_logs_state() {
+  local out
+  out="$(aws_ro logs describe-delivery-sources --region "${CF_LOGS_REGION}")" ||
+    die "describe delivery sources" "aws logs describe-delivery-sources failed" \
+      "check credentials and logs:DescribeDeliverySources in the deployer policy"
+  CF_SOURCES_JSON="$(jq -c '.deliverySources // []' <<<"${out:-"{}"}")"
+  out="$(aws_ro logs describe-delivery-destinations --region "${CF_LOGS_REGION}")" ||
+    die "describe delivery destinations" "aws logs describe-delivery-destinations failed" \
+      "check credentials and logs:DescribeDeliveryDestinations in the deployer policy"
+  CF_DESTINATIONS_JSON="$(jq -c '.deliveryDestinations // []' <<<"${out:-"{}"}")"
+  out="$(aws_ro logs describe-deliveries --region "${CF_LOGS_REGION}")" ||
+    die "describe deliveries" "aws logs describe-deliveries failed" \
+      "check credentials and logs:DescribeDeliveries in the deployer policy"
+  CF_DELIVERIES_JSON="$(jq -c '.deliveries // []' <<<"${out:-"{}"}")"
+}
+
+#######################################
+# All distribution ids in the account, one per line.
+#######################################
+cf_list_distribution_ids() {
+  local out
+  out="$(aws_ro cloudfront list-distributions)" ||
+    die "list distributions" "aws cloudfront list-distributions failed" \
+      "check credentials and cloudfront:ListDistributions in the deployer policy"
+  [[ -n "${out}" ]] || return 0
+  jq -r '.DistributionList.Items // [] | .[].Id' <<<"${out}"
+}
+
+#######################################
+# Print "id  domain  comment" for the given distributions.
+#######################################
+cf_describe_distributions() {
+  local out
+  out="$(aws_ro cloudfront list-distributions)" || return 0
+  [[ -n "${out}" ]] || return 0
+  jq -r --args '.DistributionList.Items // [] | .[] | select(.Id as $i | $ARGS.positional | index($i))
+    | "  \(.Id)  \(.DomainName)  \(.Comment // "")"' "$@" <<<"${out}"
+}
+
+#######################################
+# get-distribution-config for ID into CF_DIST_CONFIG (JSON with ETag).
+#######################################
+cf_get_distribution_config() {
+  local id="$1"
+  CF_DIST_CONFIG="$(aws_ro cloudfront get-distribution-config --id "${id}")" ||
+    die "get distribution ${id}" "aws cloudfront get-distribution-config failed" \
+      "check that distribution ${id} exists (aws cloudfront list-distributions) and cloudfront:GetDistributionConfig is allowed"
+}
+
+#######################################
+# Set the cequence-enabled tag on a distribution ARN to VALUE (true|false),
+# unless it already has that value. Sets CF_TAG_RESULT to tagged|unchanged.
+#######################################
+cf_set_enabled_tag() {
+  local arn="$1" value="$2" out current
+  out="$(aws_ro cloudfront list-tags-for-resource --resource "${arn}")" ||
+    die "read tags of ${arn}" "aws cloudfront list-tags-for-resource failed" \
+      "check cloudfront:ListTagsForResource in the deployer policy"
+  current="$(jq -r --arg k "${CF_TAG_KEY}" '(.Tags.Items // [])[] | select(.Key == $k) | .Value' <<<"${out:-"{}"}")"
+  if [[ "${current}" == "${value}" ]]; then
+    CF_TAG_RESULT=unchanged
+    return 0
+  fi
+  aws_rw cloudfront tag-resource --resource "${arn}" \
+    --tags "$(jq -cn --arg k "${CF_TAG_KEY}" --arg v "${value}" '{Items: [{Key: $k, Value: $v}]}')" ||
+    die "tag ${arn}" "aws cloudfront tag-resource failed" \
+      "check cloudfront:TagResource in the deployer policy"
+  CF_TAG_RESULT=tagged
+}
+
+#######################################
+# Write DistributionConfig with Logging replaced by LOGGING_JSON into FILE.
+#######################################
+cf_write_config_with_logging() {
+  local logging="$1" file="$2"
+  jq --argjson l "${logging}" '.DistributionConfig | .Logging = $l' <<<"${CF_DIST_CONFIG}" >"${file}"
+}
