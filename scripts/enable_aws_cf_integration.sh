@@ -272,8 +272,9 @@ main() {
 
   # 3. Distributions.
   if ((${#dists[@]} == 0)); then
+    cf_load_distributions
     local ids
-    ids="$(cf_list_distribution_ids)"
+    ids="$(cf_distribution_ids)"
     [[ -z "${ids}" ]] || mapfile -t dists <<<"${ids}"
     if ((${#dists[@]} == 0)); then
       info "No CloudFront distributions found; nothing to enable."

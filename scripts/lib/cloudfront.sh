@@ -24,6 +24,7 @@ CF_SOURCES_JSON='[]'
 CF_DESTINATIONS_JSON='[]'
 CF_DELIVERIES_JSON='[]'
 CF_DIST_CONFIG='{}'
+CF_LIST_JSON='{}'
 CF_TAG_RESULT=''
 
 #######################################
@@ -46,26 +47,29 @@ cf_refresh_logs_state() {
 }
 
 #######################################
-# All distribution ids in the account, one per line.
+# Load list-distributions into CF_LIST_JSON (all distributions, one page of
+# up to 1000 per call; the CLI follows the pagination).
 #######################################
-cf_list_distribution_ids() {
-  local out
-  out="$(aws_ro cloudfront list-distributions)" ||
+cf_load_distributions() {
+  CF_LIST_JSON="$(aws_ro cloudfront list-distributions)" ||
     die "list distributions" "aws cloudfront list-distributions failed" \
       "check credentials and cloudfront:ListDistributions in the deployer policy"
-  [[ -n "${out}" ]] || return 0
-  jq -r '.DistributionList.Items // [] | .[].Id' <<<"${out}"
+  [[ -n "${CF_LIST_JSON}" ]] || CF_LIST_JSON='{}'
 }
 
 #######################################
-# Print "id  domain  comment" for the given distributions.
+# Distribution ids from CF_LIST_JSON, one per line.
+#######################################
+cf_distribution_ids() {
+  jq -r '.DistributionList.Items // [] | .[].Id' <<<"${CF_LIST_JSON}"
+}
+
+#######################################
+# Print "id  domain  comment" for the given distributions (from CF_LIST_JSON).
 #######################################
 cf_describe_distributions() {
-  local out
-  out="$(aws_ro cloudfront list-distributions)" || return 0
-  [[ -n "${out}" ]] || return 0
   jq -r --args '.DistributionList.Items // [] | .[] | select(.Id as $i | $ARGS.positional | index($i))
-    | "  \(.Id)  \(.DomainName)  \(.Comment // "")"' "$@" <<<"${out}"
+    | "  \(.Id)  \(.DomainName)  \(.Comment // "")"' "$@" <<<"${CF_LIST_JSON}"
 }
 
 #######################################

@@ -45,7 +45,11 @@ die() {
 quote_cmd() {
   local out="" a
   for a in "$@"; do
-    out+="$(printf '%q' "${a}") "
+    if [[ "${a}" =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then
+      out+="${a} "
+    else
+      out+="'${a//\'/\'\\\'\'}' "
+    fi
   done
   printf '%s' "${out% }"
 }
