@@ -120,11 +120,11 @@ maybe_delete_destination() {
 #######################################
 empty_bucket() {
   local bucket="$1" prefix="$2" page batch n total=0 round
-  local -a args=(s3api list-object-versions --bucket "${bucket}" --max-items 1000)
-  [[ -n "${prefix}" ]] && args+=(--prefix "${prefix}")
+  local -a filter=()
+  [[ -n "${prefix}" ]] && filter+=(--prefix "${prefix}")
   # Each round lists the first page and deletes it, until nothing is left.
   for ((round = 0; round < 100000; round++)); do
-    page="$(aws_ro "${args[@]}")" ||
+    page="$(aws_ro s3api list-object-versions --bucket "${bucket}" --max-items 1000 "${filter[@]}")" ||
       die "empty bucket ${bucket}" "aws s3api list-object-versions failed" \
         "check s3:ListBucketVersions on arn:aws:s3:::${bucket}"
     [[ -n "${page}" ]] || break
