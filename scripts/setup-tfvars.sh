@@ -71,6 +71,11 @@ tfvars_pairs() {
   done
 }
 
+# Words sorted and joined by single spaces.
+sorted_words() {
+  printf '%s\n' "$@" | LC_ALL=C sort | paste -sd ' ' -
+}
+
 main() {
   local env_file="${ROOT}/.env" out_file="${ROOT}/terraform/terraform.tfvars"
   while (($# > 0)); do
@@ -109,7 +114,7 @@ main() {
   done
 
   if [[ -f "${out_file}" ]] && [[ "$(cat "${out_file}"; printf x)" == "${new_body}x" ]]; then
-    if [[ "${DRY_RUN}" != "true" && "$(stat -c '%a' "${out_file}")" != "600" ]]; then
+    if [[ "${DRY_RUN}" != "true" && "$(file_mode "${out_file}")" != "600" ]]; then
       chmod 600 "${out_file}"
       info "${out_file}: unchanged (permissions reset to 0600)"
     else
@@ -119,9 +124,10 @@ main() {
   fi
 
   local summary=""
-  ((${#added[@]} == 0)) || summary+=" added: $(printf '%s\n' "${added[@]}" | sort | tr '\n' ' ')"
-  ((${#changed[@]} == 0)) || summary+=" changed: $(printf '%s\n' "${changed[@]}" | sort | tr '\n' ' ')"
-  ((${#removed[@]} == 0)) || summary+=" removed: $(printf '%s\n' "${removed[@]}" | sort | tr '\n' ' ')"
+  ((${#added[@]} == 0)) || summary+=" added: $(sorted_words "${added[@]}");"
+  ((${#changed[@]} == 0)) || summary+=" changed: $(sorted_words "${changed[@]}");"
+  ((${#removed[@]} == 0)) || summary+=" removed: $(sorted_words "${removed[@]}");"
+  summary="${summary%;}"
   [[ -n "${summary}" ]] || summary=" (formatting only)"
 
   if [[ "${DRY_RUN}" == "true" ]]; then

@@ -16,6 +16,12 @@ readonly CF_LOGS_REGION="us-east-1"
 # shellcheck disable=SC2034
 readonly CF_NAME_PREFIX="cequence-cf-passive"
 
+if ((BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 4))); then
+  printf '%s: ERROR: preflight: bash %s is too old (need 4.4+ for associative arrays)\n  fix: install a newer bash (macOS: brew install bash) and run the script with it\n' \
+    "$(basename "$0")" "${BASH_VERSION}" >&2
+  exit 1
+fi
+
 DRY_RUN="${DRY_RUN:-false}"
 SCRIPT_NAME="${SCRIPT_NAME:-$(basename "$0")}"
 
@@ -184,6 +190,13 @@ cf_destination_name() {
     name="${CF_NAME_PREFIX}-${name}"
   fi
   printf '%s' "${name:0:60}"
+}
+
+#######################################
+# Octal permission bits of a file (GNU and BSD stat).
+#######################################
+file_mode() {
+  stat -c '%a' "$1" 2>/dev/null || stat -f '%Lp' "$1"
 }
 
 #######################################

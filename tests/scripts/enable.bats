@@ -224,3 +224,30 @@ setup() { common_setup; }
   assert_success
   assert_output --partial "No CloudFront distributions found"
 }
+
+@test "enable --dry-run before the first apply: placeholders, no changes, no error" {
+  d1="$(create_distribution)"
+  echo '{}' >"${TF_SHIM_OUTPUTS}"
+  run enable --yes --dry-run
+  assert_success
+  assert_output --partial "no terraform outputs yet"
+  assert_output --partial "[dry-run] would run: aws logs put-delivery-source --region us-east-1 --name CequenceCloudFront-${d1}"
+  [ "$(count_sources)" -eq 0 ]
+  [ -z "$(tag_value "${d1}")" ]
+}
+
+@test "enable: without terraform outputs (not applied) it stops with the fix" {
+  create_distribution >/dev/null
+  echo '{}' >"${TF_SHIM_OUTPUTS}"
+  run enable --yes --skip-terraform
+  assert_failure
+  assert_output --partial "read terraform outputs"
+  assert_output --partial "fix:"
+  [ "$(count_sources)" -eq 0 ]
+}
+
+@test "enable: a missing distribution id is an error naming the step" {
+  run enable --yes --skip-terraform --distribution NOSUCHDIST1
+  assert_failure
+  assert_output --partial "get distribution NOSUCHDIST1"
+}
