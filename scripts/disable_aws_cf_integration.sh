@@ -33,66 +33,6 @@ no delivery uses it. Logging set up by anyone else is left alone.
 USAGE
 }
 
-CHANGES=0
-changed() { CHANGES=$((CHANGES + 1)); }
-
-#######################################
-# Remove our v2 delivery source and its deliveries for one distribution.
-#######################################
-disable_v2() {
-  local id="$1" ours="${CF_SOURCE_PREFIX}$1" did
-  while IFS= read -r did; do
-    [[ -n "${did}" ]] || continue
-    aws_rw logs delete-delivery --region "${CF_LOGS_REGION}" --id "${did}" ||
-      die "delete delivery ${did}" "aws logs delete-delivery failed" "check logs:DeleteDelivery in the deployer policy"
-    changed
-    info "distribution ${id}: delivery ${did} deleted"
-  done < <(jq -r --arg n "${ours}" '.[] | select(.deliverySourceName == $n) | .id' <<<"${CF_DELIVERIES_JSON}")
-  CF_DELIVERIES_JSON="$(jq -c --arg n "${ours}" '[.[] | select(.deliverySourceName != $n)]' <<<"${CF_DELIVERIES_JSON}")"
-
-  if jq -e --arg n "${ours}" 'any(.[]; .name == $n)' <<<"${CF_SOURCES_JSON}" >/dev/null; then
-    aws_rw logs delete-delivery-source --region "${CF_LOGS_REGION}" --name "${ours}" ||
-      die "delete delivery source ${ours}" "aws logs delete-delivery-source failed" \
-        "check logs:DeleteDeliverySource in the deployer policy"
-    changed
-    info "distribution ${id}: delivery source ${ours} deleted"
-  else
-    info "distribution ${id}: no delivery source of ours"
-  fi
-  local foreign
-  foreign="$(jq -r --arg a "${2}" --arg n "${ours}" \
-    '.[] | select((.resourceArns // []) | index($a)) | select(.name != $n) | .name' <<<"${CF_SOURCES_JSON}")"
-  if [[ -n "${foreign}" ]]; then
-    info "distribution ${id}: delivery source(s) not made by us left alone: ${foreign//$'\n'/, }"
-  fi
-}
-
-#######################################
-# Turn legacy logging off when (and only when) it points at our bucket.
-#######################################
-disable_legacy() {
-  local id="$1" bucket enabled tmp
-  cf_get_distribution_config "${id}"
-  enabled="$(jq -r '.DistributionConfig.Logging.Enabled // false' <<<"${CF_DIST_CONFIG}")"
-  bucket="$(jq -r '.DistributionConfig.Logging.Bucket // ""' <<<"${CF_DIST_CONFIG}")"
-  if [[ "${enabled}" != "true" ]]; then
-    return 0
-  fi
-  if [[ "${bucket}" != "${LEGACY_DOMAIN}" ]]; then
-    info "distribution ${id}: legacy logging to ${bucket} is not ours; left alone"
-    return 0
-  fi
-  tmp="${WORKDIR}/dist-${id}.json"
-  cf_write_config_with_logging '{"Enabled":false,"IncludeCookies":false,"Bucket":"","Prefix":""}' "${tmp}"
-  aws_rw cloudfront update-distribution --id "${id}" \
-    --if-match "$(jq -r .ETag <<<"${CF_DIST_CONFIG}")" \
-    --distribution-config "file://${tmp}" ||
-    die "update distribution ${id}" "aws cloudfront update-distribution failed" \
-      "if the ETag changed meanwhile, re-run; check cloudfront:UpdateDistribution in the deployer policy"
-  changed
-  info "distribution ${id}: legacy logging to ${bucket} turned off"
-}
-
 #######################################
 # Delete our delivery destination if no delivery uses it any more.
 #######################################
@@ -187,7 +127,7 @@ main() {
     die "read terraform outputs" "terraform -chdir=terraform output -json returned no outputs" \
       "nothing to disable if enable never ran; otherwise run terraform -chdir=terraform init first"
   fi
-  local bucket
+  local bucket all_dists=false
   bucket="$(tf_output log_bucket_name)"
   LOG_PREFIX="$(tf_output log_prefix)"
   ACCOUNT_ID="$(tf_output account_id)"
@@ -197,6 +137,7 @@ main() {
     die "read terraform outputs" "log_bucket_name or account_id is missing" "make sure terraform/ is applied"
 
   if ((${#dists[@]} == 0)); then
+    all_dists=true
     cf_load_distributions
     local ids
     ids="$(cf_distribution_ids)"
@@ -215,14 +156,24 @@ main() {
   local id arn
   for id in "${dists[@]}"; do
     arn="arn:aws:cloudfront::${ACCOUNT_ID}:distribution/${id}"
-    disable_v2 "${id}" "${arn}"
-    disable_legacy "${id}"
+    cf_remove_v2 "${id}" "${arn}"
+    cf_remove_legacy "${id}"
     cf_set_enabled_tag "${arn}" false
     if [[ "${CF_TAG_RESULT}" == "tagged" ]]; then
       changed
       info "distribution ${id}: tagged ${CF_TAG_KEY}=false"
     fi
   done
+  if [[ "${all_dists}" == "true" ]]; then
+    # Our sources for distributions that no longer exist.
+    local name
+    while IFS= read -r name; do
+      [[ -n "${name}" ]] || continue
+      id="${name#"${CF_SOURCE_PREFIX}"}"
+      info "delivery source ${name}: its distribution no longer exists; removing it"
+      cf_remove_v2 "${id}" "arn:aws:cloudfront::${ACCOUNT_ID}:distribution/${id}"
+    done < <(jq -r --arg p "${CF_SOURCE_PREFIX}" '.[] | select(.name | startswith($p)) | .name' <<<"${CF_SOURCES_JSON}")
+  fi
   maybe_delete_destination "$(cf_destination_name "${bucket}")"
 
   if [[ "${destroy}" == "true" ]]; then

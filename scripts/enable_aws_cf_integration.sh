@@ -34,10 +34,7 @@ Re-running converges: nothing that already exists is created again.
 USAGE
 }
 
-CHANGES=0
 declare -a SKIPPED=()
-
-changed() { CHANGES=$((CHANGES + 1)); }
 
 #######################################
 # Make sure our delivery destination exists for the bucket. Sets DEST_ARN.
@@ -174,6 +171,18 @@ enable_legacy() {
 }
 
 #######################################
+# Legacy mode: remove our logging v2 for the distribution, if any, so records
+# are not delivered twice.
+#######################################
+remove_our_v2() {
+  local id="$1" arn="$2"
+  if jq -e --arg n "${CF_SOURCE_PREFIX}${id}" 'any(.[]; .name == $n)' <<<"${CF_SOURCES_JSON}" >/dev/null; then
+    info "distribution ${id}: switching from logging v2 to legacy logging"
+    cf_remove_v2 "${id}" "${arn}"
+  fi
+}
+
+#######################################
 # Report a pre-existing legacy logging config pointing elsewhere (v2 mode).
 # Returns 1 (skip) unless --replace.
 #######################################
@@ -189,6 +198,10 @@ check_foreign_legacy() {
       return 1
     fi
     info "distribution ${id}: keeping its legacy logging to ${bucket}; adding logging v2 (--replace)"
+  elif [[ "${enabled}" == "true" ]]; then
+    # Our own legacy logging: switch to v2 without delivering every record twice.
+    info "distribution ${id}: switching from legacy logging to logging v2"
+    cf_remove_legacy "${id}"
   fi
 }
 
@@ -291,14 +304,15 @@ main() {
   local id arn mode="v2 (${output_format})"
   [[ "${legacy}" == "true" ]] && mode="legacy"
   info "Enabling ${#dists[@]} distribution(s), logging ${mode}, bucket ${bucket}, prefix ${LOG_PREFIX}"
+  cf_refresh_logs_state
   if [[ "${legacy}" != "true" ]]; then
-    cf_refresh_logs_state
     ensure_destination "$(cf_destination_name "${bucket}")" "${output_format}" "${resource_arn}" "${replace}"
   fi
   for id in "${dists[@]}"; do
     arn="arn:aws:cloudfront::${ACCOUNT_ID}:distribution/${id}"
     if [[ "${legacy}" == "true" ]]; then
       enable_legacy "${id}" "${replace}" || continue
+      remove_our_v2 "${id}" "${arn}"
     else
       check_foreign_legacy "${id}" "${replace}" || continue
       enable_v2 "${id}" "${arn}" "${replace}" || continue

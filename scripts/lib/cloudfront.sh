@@ -26,6 +26,10 @@ CF_DELIVERIES_JSON='[]'
 CF_DIST_CONFIG='{}'
 CF_LIST_JSON='{}'
 CF_TAG_RESULT=''
+CHANGES=0
+
+# Count one change made (or, under --dry-run, that would be made).
+changed() { CHANGES=$((CHANGES + 1)); }
 
 #######################################
 # Load all delivery sources, destinations and deliveries (us-east-1).
@@ -109,4 +113,62 @@ cf_set_enabled_tag() {
 cf_write_config_with_logging() {
   local logging="$1" file="$2"
   jq --argjson l "${logging}" '.DistributionConfig | .Logging = $l' <<<"${CF_DIST_CONFIG}" >"${file}"
+}
+
+#######################################
+# Remove our v2 delivery source and its deliveries for one distribution
+# (uses and updates the CF_*_JSON state). Arguments: id, distribution ARN.
+#######################################
+cf_remove_v2() {
+  local id="$1" arn="$2" ours="${CF_SOURCE_PREFIX}$1" did
+  while IFS= read -r did; do
+    [[ -n "${did}" ]] || continue
+    aws_rw logs delete-delivery --region "${CF_LOGS_REGION}" --id "${did}" ||
+      die "delete delivery ${did}" "aws logs delete-delivery failed" "check logs:DeleteDelivery in the deployer policy"
+    changed
+    info "distribution ${id}: delivery ${did} deleted"
+  done < <(jq -r --arg n "${ours}" '.[] | select(.deliverySourceName == $n) | .id' <<<"${CF_DELIVERIES_JSON}")
+  CF_DELIVERIES_JSON="$(jq -c --arg n "${ours}" '[.[] | select(.deliverySourceName != $n)]' <<<"${CF_DELIVERIES_JSON}")"
+
+  if jq -e --arg n "${ours}" 'any(.[]; .name == $n)' <<<"${CF_SOURCES_JSON}" >/dev/null; then
+    aws_rw logs delete-delivery-source --region "${CF_LOGS_REGION}" --name "${ours}" ||
+      die "delete delivery source ${ours}" "aws logs delete-delivery-source failed" \
+        "check logs:DeleteDeliverySource in the deployer policy"
+    changed
+    info "distribution ${id}: delivery source ${ours} deleted"
+    CF_SOURCES_JSON="$(jq -c --arg n "${ours}" '[.[] | select(.name != $n)]' <<<"${CF_SOURCES_JSON}")"
+  fi
+  local foreign
+  foreign="$(jq -r --arg a "${arn}" --arg n "${ours}" \
+    '.[] | select((.resourceArns // []) | index($a)) | select(.name != $n) | .name' <<<"${CF_SOURCES_JSON}")"
+  if [[ -n "${foreign}" ]]; then
+    info "distribution ${id}: delivery source(s) not made by us left alone: ${foreign//$'\n'/, }"
+  fi
+}
+
+#######################################
+# Turn legacy logging off when (and only when) it points at our bucket
+# (LEGACY_DOMAIN). Uses WORKDIR for the edited config. Argument: id.
+#######################################
+cf_remove_legacy() {
+  local id="$1" bucket enabled tmp
+  cf_get_distribution_config "${id}"
+  enabled="$(jq -r '.DistributionConfig.Logging.Enabled // false' <<<"${CF_DIST_CONFIG}")"
+  bucket="$(jq -r '.DistributionConfig.Logging.Bucket // ""' <<<"${CF_DIST_CONFIG}")"
+  if [[ "${enabled}" != "true" ]]; then
+    return 0
+  fi
+  if [[ "${bucket}" != "${LEGACY_DOMAIN}" ]]; then
+    info "distribution ${id}: legacy logging to ${bucket} is not ours; left alone"
+    return 0
+  fi
+  tmp="${WORKDIR}/dist-${id}.json"
+  cf_write_config_with_logging '{"Enabled":false,"IncludeCookies":false,"Bucket":"","Prefix":""}' "${tmp}"
+  aws_rw cloudfront update-distribution --id "${id}" \
+    --if-match "$(jq -r .ETag <<<"${CF_DIST_CONFIG}")" \
+    --distribution-config "file://${tmp}" ||
+    die "update distribution ${id}" "aws cloudfront update-distribution failed" \
+      "if the ETag changed meanwhile, re-run; check cloudfront:UpdateDistribution in the deployer policy"
+  changed
+  info "distribution ${id}: legacy logging to ${bucket} turned off"
 }

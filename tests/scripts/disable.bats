@@ -131,3 +131,16 @@ setup() { common_setup; }
   assert_failure
   assert_output --partial "unknown argument: --nope"
 }
+
+@test "disable (all): also removes our sources whose distribution no longer exists" {
+  d1="$(create_distribution)"
+  run enable --yes
+  assert_success
+  aws logs put-delivery-source --name "CequenceCloudFront-GONE0000001" --log-type ACCESS_LOGS \
+    --resource-arn "$(dist_arn GONE0000001)" >/dev/null
+  run disable --yes
+  assert_success
+  assert_output --partial "CequenceCloudFront-GONE0000001: its distribution no longer exists"
+  [ "$(count_sources)" -eq 0 ]
+  [ "$(count_destinations)" -eq 0 ]
+}

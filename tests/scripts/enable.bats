@@ -251,3 +251,25 @@ setup() { common_setup; }
   assert_failure
   assert_output --partial "get distribution NOSUCHDIST1"
 }
+
+@test "enable: switching between legacy and v2 removes our other logging (no double delivery)" {
+  d1="$(create_distribution)"
+  run enable --yes
+  assert_success
+  [ "$(count_sources)" -eq 1 ]
+  run enable --yes --legacy
+  assert_success
+  assert_output --partial "switching from logging v2 to legacy logging"
+  [ "$(count_sources)" -eq 0 ]
+  [ "$(count_deliveries)" -eq 0 ]
+  run aws cloudfront get-distribution-config --id "${d1}" --output json
+  [ "$(jq -r .DistributionConfig.Logging.Enabled <<<"${output}")" = "true" ]
+  run enable --yes
+  assert_success
+  assert_output --partial "switching from legacy logging to logging v2"
+  run aws cloudfront get-distribution-config --id "${d1}" --output json
+  [ "$(jq -r .DistributionConfig.Logging.Enabled <<<"${output}")" = "false" ]
+  [ "$(count_sources)" -eq 1 ]
+  [ "$(count_deliveries)" -eq 1 ]
+  [ "$(tag_value "${d1}")" = "true" ]
+}
