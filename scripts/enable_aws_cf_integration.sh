@@ -35,6 +35,7 @@ USAGE
 }
 
 declare -a SKIPPED=()
+OUR_LEGACY_ACTIVE=false
 
 #######################################
 # Make sure our delivery destination exists for the bucket. Sets DEST_ARN.
@@ -188,6 +189,7 @@ remove_our_v2() {
 #######################################
 check_foreign_legacy() {
   local id="$1" replace="$2" enabled bucket
+  OUR_LEGACY_ACTIVE=false
   cf_get_distribution_config "${id}"
   enabled="$(jq -r '.DistributionConfig.Logging.Enabled // false' <<<"${CF_DIST_CONFIG}")"
   bucket="$(jq -r '.DistributionConfig.Logging.Bucket // ""' <<<"${CF_DIST_CONFIG}")"
@@ -199,9 +201,9 @@ check_foreign_legacy() {
     fi
     info "distribution ${id}: keeping its legacy logging to ${bucket}; adding logging v2 (--replace)"
   elif [[ "${enabled}" == "true" ]]; then
-    # Our own legacy logging: switch to v2 without delivering every record twice.
-    info "distribution ${id}: switching from legacy logging to logging v2"
-    cf_remove_legacy "${id}"
+    # Our own legacy logging: turned off once v2 is in place (see main), so
+    # records are not delivered twice.
+    OUR_LEGACY_ACTIVE=true
   fi
 }
 
@@ -265,6 +267,7 @@ main() {
         "run this script without --skip-terraform (or terraform apply) first"
     fi
     warn "no terraform outputs yet (not applied); using placeholders for the dry run"
+    # shellcheck disable=SC2034  # read by tf_output in lib/common.sh
     TF_OUTPUTS='{"log_bucket_name":{"value":"<log_bucket_name>"},"log_prefix":{"value":"cloudfront-logs/"},"account_id":{"value":"<account_id>"},"legacy_logging_bucket_domain":{"value":"<log_bucket_name>.s3.amazonaws.com"},"delivery_destination_resource_arn":{"value":"arn:aws:s3:::<log_bucket_name>/cloudfront-logs"}}'
   fi
   local bucket resource_arn
@@ -316,6 +319,10 @@ main() {
     else
       check_foreign_legacy "${id}" "${replace}" || continue
       enable_v2 "${id}" "${arn}" "${replace}" || continue
+      if [[ "${OUR_LEGACY_ACTIVE}" == "true" ]]; then
+        info "distribution ${id}: switching from legacy logging to logging v2"
+        cf_remove_legacy "${id}"
+      fi
     fi
     cf_set_enabled_tag "${arn}" true
     if [[ "${CF_TAG_RESULT}" == "tagged" ]]; then
