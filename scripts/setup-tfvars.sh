@@ -53,7 +53,7 @@ render_tfvars() {
     [[ -n "${value}" ]] || continue # empty = Terraform default
     type="${ENV_TYPES[${key}]}"
     case "${type}" in
-      number | int | bool) printf '%s = %s\n' "${key}" "${value}" ;;
+      number | bool) printf '%s = %s\n' "${key}" "${value}" ;;
       *) printf '%s = "%s"\n' "${key}" "$(hcl_escape "${value}")" ;;
     esac
   done
@@ -90,8 +90,13 @@ main() {
 
   env_load_or_die "${env_file}"
 
+  # Terraform runs in terraform/, so a relative package path (relative to
+  # the repository root, as in .env.example) is written as an absolute path.
   local zip="${ENV_VALUES[lambda_zip_path]:-target/lambda/cf-passive-lambda/bootstrap.zip}"
   if [[ "${zip}" != /* ]]; then zip="${ROOT}/${zip}"; fi
+  if [[ -n "${ENV_VALUES[lambda_zip_path]:-}" ]]; then
+    ENV_VALUES[lambda_zip_path]="${zip}"
+  fi
   if [[ ! -f "${zip}" ]]; then
     warn "Lambda package ${zip} does not exist yet; build it before terraform apply"
   fi

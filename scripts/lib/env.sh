@@ -3,7 +3,8 @@
 # The .env file is read AS DATA: it is never sourced or evaluated.
 # Sourced by scripts/*.sh after scripts/lib/common.sh.
 
-# Key -> type. Types: string, number, int (may be -1), bool, or enum:a|b|c.
+# Key -> type: string, number (whole, >= 0), bool, url, region, name, prefix
+# or enum:a|b|c.
 declare -gA ENV_TYPES=(
   [tf_auto_approve]=bool
   [cequence_client_id]=string
@@ -36,7 +37,7 @@ declare -gA ENV_TYPES=(
   [architecture]='enum:arm64|x86_64'
   [lambda_memory_mb]=number
   [lambda_timeout_s]=number
-  [reserved_concurrency]=int
+  [reserved_concurrency]=number
   [enable_xray]=bool
   [maximum_event_age_s]=number
   [alarm_email]=string
@@ -160,10 +161,6 @@ env_validate() {
       number)
         [[ "${value}" =~ ^[0-9]+$ ]] ||
           ENV_ERRORS+=("${key}: must be a non-negative whole number, got '${value}'")
-        ;;
-      int)
-        [[ "${value}" =~ ^(-1|[0-9]+)$ ]] ||
-          ENV_ERRORS+=("${key}: must be a whole number (or -1 for unreserved), got '${value}'")
         ;;
       bool)
         [[ "${value}" == "true" || "${value}" == "false" ]] ||

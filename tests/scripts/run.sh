@@ -8,12 +8,17 @@ PY="${ROOT}/.venv/bin/python"
 MOTO="${ROOT}/.venv/bin/moto_server"
 MOTO_PID=""
 MOTO_LOG=""
+BATS_PID=""
 
 usage() {
   echo "Usage: tests/scripts/run.sh [bats args...]   (needs .venv from scripts/bootstrap.sh)"
 }
 
 cleanup() {
+  if [[ -n "${BATS_PID}" ]] && kill -0 "${BATS_PID}" 2>/dev/null; then
+    kill "${BATS_PID}" 2>/dev/null || true
+    wait "${BATS_PID}" 2>/dev/null || true
+  fi
   if [[ -n "${MOTO_PID}" ]] && kill -0 "${MOTO_PID}" 2>/dev/null; then
     kill "${MOTO_PID}" 2>/dev/null || true
     wait "${MOTO_PID}" 2>/dev/null || true
@@ -35,6 +40,8 @@ main() {
   port="$("${PY}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
   MOTO_LOG="$(mktemp)"
   trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   "${MOTO}" -H 127.0.0.1 -p "${port}" >"${MOTO_LOG}" 2>&1 &
   MOTO_PID=$!
 
@@ -56,7 +63,11 @@ main() {
 
   export MOTO_PORT="${port}"
   local status=0
-  bats "$@" "${ROOT}"/tests/scripts/*.bats || status=$?
+  # bats runs in the background so a signal reaches our traps at once.
+  bats "$@" "${ROOT}"/tests/scripts/*.bats &
+  BATS_PID=$!
+  wait "${BATS_PID}" || status=$?
+  BATS_PID=""
   return "${status}"
 }
 

