@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# Deploy cf-passive with Terraform and send CloudFront standard logs to its bucket.
+set -euo pipefail
+
+# shellcheck disable=SC2034  # used by lib/common.sh
+SCRIPT_NAME="enable_aws_cf_integration.sh"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck disable=SC1091  # sourced by path relative to the repo root
+source "${ROOT}/scripts/lib/common.sh"
+# shellcheck disable=SC1091
+source "${ROOT}/scripts/lib/env.sh"
+# shellcheck disable=SC1091
+source "${ROOT}/scripts/lib/cloudfront.sh"
+
+usage() {
+  cat <<USAGE
+Usage: scripts/enable_aws_cf_integration.sh [options]
+
+Regenerates terraform/terraform.tfvars from .env, runs terraform init/apply,
+then, for each CloudFront distribution, sends its standard logs to the log
+bucket (logging v2 by default) and tags it ${CF_TAG_KEY}=true.
+Re-running converges: nothing that already exists is created again.
+
+  --distribution ID      distribution to enable (repeatable; default: all, after confirmation)
+  --output-format FMT    v2 output format: w3c (default) or json
+  --legacy               use legacy standard logging (Logging in the distribution config)
+  --replace              take over distributions whose logging is configured elsewhere
+  --skip-terraform       don't regenerate tfvars or run terraform init/apply
+  --env FILE             .env file (default: <repo>/.env)
+  --yes                  don't ask: terraform -auto-approve and no confirmation prompts
+  --dry-run              print every mutating AWS/terraform call instead of making it
+                         (read-only describe/list/get calls are still made, and printed)
+  -h, --help             show this help
+USAGE
+}
+
+declare -a SKIPPED=()
+OUR_LEGACY_ACTIVE=false
+
+#######################################
+# Make sure our delivery destination exists for the bucket. Sets DEST_ARN.
+#######################################
+ensure_destination() {
+  local name="$1" format="$2" resource_arn="$3" replace="$4" existing cur_fmt cur_arn
+  existing="$(jq -c --arg n "${name}" '[.[] | select(.name == $n)][0] // empty' <<<"${CF_DESTINATIONS_JSON}")"
+  DEST_ARN="arn:aws:logs:${CF_LOGS_REGION}:${ACCOUNT_ID}:delivery-destination:${name}"
+  if [[ -n "${existing}" ]]; then
+    DEST_ARN="$(jq -r '.arn' <<<"${existing}")"
+    cur_fmt="$(jq -r '.outputFormat // ""' <<<"${existing}")"
+    cur_arn="$(jq -r '.deliveryDestinationConfiguration.destinationResourceArn // ""' <<<"${existing}")"
+    if [[ "${cur_fmt}" == "${format}" && "${cur_arn}" == "${resource_arn}" ]]; then
+      info "delivery destination ${name}: unchanged (${format} -> ${resource_arn})"
+      return 0
+    fi
+    if [[ "${replace}" != "true" ]]; then
+      die "delivery destination ${name}" \
+        "exists with output format ${cur_fmt} and target ${cur_arn}, wanted ${format} and ${resource_arn} (the format can't be changed in place)" \
+        "re-run with --output-format ${cur_fmt}, or with --replace to recreate it and its deliveries"
+    fi
+    local id
+    while IFS= read -r id; do
+      [[ -n "${id}" ]] || continue
+      aws_rw logs delete-delivery --region "${CF_LOGS_REGION}" --id "${id}" ||
+        die "delete delivery ${id}" "aws logs delete-delivery failed" "check logs:DeleteDelivery"
+    done < <(jq -r --arg a "${DEST_ARN}" '.[] | select(.deliveryDestinationArn == $a) | .id' <<<"${CF_DELIVERIES_JSON}")
+    aws_rw logs delete-delivery-destination --region "${CF_LOGS_REGION}" --name "${name}" ||
+      die "delete delivery destination ${name}" "aws logs delete-delivery-destination failed" "check logs:DeleteDeliveryDestination"
+    CF_DELIVERIES_JSON="$(jq -c --arg a "${DEST_ARN}" '[.[] | select(.deliveryDestinationArn != $a)]' <<<"${CF_DELIVERIES_JSON}")"
+  fi
+  aws_rw logs put-delivery-destination --region "${CF_LOGS_REGION}" --name "${name}" \
+    --output-format "${format}" \
+    --delivery-destination-configuration "$(jq -cn --arg a "${resource_arn}" '{destinationResourceArn: $a}')" ||
+    die "create delivery destination ${name}" "aws logs put-delivery-destination failed" \
+      "check logs:PutDeliveryDestination and s3:GetBucketPolicy/s3:PutBucketPolicy on the log bucket"
+  changed
+  info "delivery destination ${name}: created (${format} -> ${resource_arn})"
+}
+
+#######################################
+# Logging v2 for one distribution.
+#######################################
+enable_v2() {
+  local id="$1" arn="$2" replace="$3" ours="${CF_SOURCE_PREFIX}$1" foreign src
+  foreign="$(jq -r --arg a "${arn}" --arg n "${ours}" \
+    '.[] | select((.resourceArns // []) | index($a)) | select(.name != $n) | .name' <<<"${CF_SOURCES_JSON}")"
+  if [[ -n "${foreign}" ]]; then
+    if [[ "${replace}" != "true" ]]; then
+      warn "distribution ${id}: already has a logging v2 delivery source not made by us (${foreign//$'\n'/, }); left untouched (use --replace to take it over)"
+      SKIPPED+=("${id}")
+      return 1
+    fi
+    local name did
+    while IFS= read -r name; do
+      while IFS= read -r did; do
+        [[ -n "${did}" ]] || continue
+        aws_rw logs delete-delivery --region "${CF_LOGS_REGION}" --id "${did}" ||
+          die "delete delivery ${did}" "aws logs delete-delivery failed" "check logs:DeleteDelivery"
+      done < <(jq -r --arg n "${name}" '.[] | select(.deliverySourceName == $n) | .id' <<<"${CF_DELIVERIES_JSON}")
+      aws_rw logs delete-delivery-source --region "${CF_LOGS_REGION}" --name "${name}" ||
+        die "delete delivery source ${name}" "aws logs delete-delivery-source failed" "check logs:DeleteDeliverySource"
+      changed
+      info "distribution ${id}: replaced foreign delivery source ${name}"
+    done <<<"${foreign}"
+  fi
+
+  src="$(jq -c --arg n "${ours}" '[.[] | select(.name == $n)][0] // empty' <<<"${CF_SOURCES_JSON}")"
+  if [[ -n "${src}" ]] && jq -e --arg a "${arn}" '((.resourceArns // []) | index($a)) and .logType == "ACCESS_LOGS"' <<<"${src}" >/dev/null; then
+    info "distribution ${id}: delivery source ${ours} unchanged"
+  else
+    aws_rw logs put-delivery-source --region "${CF_LOGS_REGION}" --name "${ours}" \
+      --log-type ACCESS_LOGS --resource-arn "${arn}" ||
+      die "create delivery source ${ours}" "aws logs put-delivery-source failed" \
+        "check logs:PutDeliverySource and cloudfront:AllowVendedLogDeliveryForResource on ${arn}"
+    changed
+    info "distribution ${id}: delivery source ${ours} created"
+  fi
+
+  local fields_json s3conf delivery want
+  fields_json="$(printf '%s\n' "${CF_RECORD_FIELDS[@]}" | jq -R . | jq -cs .)"
+  s3conf="$(jq -cn --arg p "${CF_SUFFIX_PATH}" '{suffixPath: $p, enableHiveCompatiblePath: false}')"
+  delivery="$(jq -c --arg n "${ours}" --arg d "${DEST_ARN}" \
+    '[.[] | select(.deliverySourceName == $n and .deliveryDestinationArn == $d)][0] // empty' <<<"${CF_DELIVERIES_JSON}")"
+  if [[ -n "${delivery}" ]]; then
+    want="$(jq -cn --argjson f "${fields_json}" --arg p "${CF_SUFFIX_PATH}" '{f: ($f | sort), p: $p}')"
+    if [[ "$(jq -c '{f: ((.recordFields // []) | sort), p: (.s3DeliveryConfiguration.suffixPath // "")}' <<<"${delivery}")" == "${want}" ]]; then
+      info "distribution ${id}: delivery to ${DEST_ARN##*:} unchanged"
+      return 0
+    fi
+    # Record fields or path differ: recreate our own delivery.
+    aws_rw logs delete-delivery --region "${CF_LOGS_REGION}" --id "$(jq -r .id <<<"${delivery}")" ||
+      die "delete delivery" "aws logs delete-delivery failed" "check logs:DeleteDelivery"
+    info "distribution ${id}: delivery settings differ; recreating it"
+  fi
+  aws_rw logs create-delivery --region "${CF_LOGS_REGION}" --delivery-source-name "${ours}" \
+    --delivery-destination-arn "${DEST_ARN}" --record-fields "${fields_json}" \
+    --s3-delivery-configuration "${s3conf}" ||
+    die "create delivery for ${id}" "aws logs create-delivery failed" \
+      "check logs:CreateDelivery; if it says the delivery exists, run scripts/disable_aws_cf_integration.sh --distribution ${id} and retry"
+  changed
+  info "distribution ${id}: delivery to ${DEST_ARN##*:} created"
+}
+
+#######################################
+# Legacy standard logging for one distribution.
+#######################################
+enable_legacy() {
+  local id="$1" replace="$2" want cur enabled bucket tmp
+  cf_get_distribution_config "${id}"
+  want="$(jq -cn --arg b "${LEGACY_DOMAIN}" --arg p "${LOG_PREFIX}" \
+    '{Enabled: true, IncludeCookies: true, Bucket: $b, Prefix: $p}')"
+  cur="$(jq -c '.DistributionConfig.Logging // {} | {Enabled: (.Enabled // false), IncludeCookies: (.IncludeCookies // false), Bucket: (.Bucket // ""), Prefix: (.Prefix // "")}' <<<"${CF_DIST_CONFIG}")"
+  if [[ "${cur}" == "${want}" ]]; then
+    info "distribution ${id}: legacy logging unchanged (${LEGACY_DOMAIN}/${LOG_PREFIX})"
+    return 0
+  fi
+  enabled="$(jq -r .Enabled <<<"${cur}")"
+  bucket="$(jq -r .Bucket <<<"${cur}")"
+  if [[ "${enabled}" == "true" && "${bucket}" != "${LEGACY_DOMAIN}" && "${replace}" != "true" ]]; then
+    warn "distribution ${id}: legacy logging already goes to ${bucket}; left untouched (use --replace to point it at ${LEGACY_DOMAIN})"
+    SKIPPED+=("${id}")
+    return 1
+  fi
+  tmp="${WORKDIR}/dist-${id}.json"
+  cf_write_config_with_logging "${want}" "${tmp}"
+  aws_rw cloudfront update-distribution --id "${id}" \
+    --if-match "$(jq -r .ETag <<<"${CF_DIST_CONFIG}")" \
+    --distribution-config "file://${tmp}" ||
+    die "update distribution ${id}" "aws cloudfront update-distribution failed" \
+      "if the ETag changed meanwhile, re-run; check cloudfront:UpdateDistribution and s3:GetBucketAcl/s3:PutBucketAcl on the log bucket"
+  changed
+  info "distribution ${id}: legacy logging set to ${LEGACY_DOMAIN}/${LOG_PREFIX}"
+}
+
+#######################################
+# Legacy mode: remove our logging v2 for the distribution, if any, so records
+# are not delivered twice.
+#######################################
+remove_our_v2() {
+  local id="$1" arn="$2"
+  if jq -e --arg n "${CF_SOURCE_PREFIX}${id}" 'any(.[]; .name == $n)' <<<"${CF_SOURCES_JSON}" >/dev/null; then
+    info "distribution ${id}: switching from logging v2 to legacy logging"
+    cf_remove_v2 "${id}" "${arn}"
+  fi
+}
+
+#######################################
+# Report a pre-existing legacy logging config pointing elsewhere (v2 mode).
+# Returns 1 (skip) unless --replace.
+#######################################
+check_foreign_legacy() {
+  local id="$1" replace="$2" enabled bucket
+  OUR_LEGACY_ACTIVE=false
+  cf_get_distribution_config "${id}"
+  enabled="$(jq -r '.DistributionConfig.Logging.Enabled // false' <<<"${CF_DIST_CONFIG}")"
+  bucket="$(jq -r '.DistributionConfig.Logging.Bucket // ""' <<<"${CF_DIST_CONFIG}")"
+  if [[ "${enabled}" == "true" && "${bucket}" != "${LEGACY_DOMAIN}" ]]; then
+    if [[ "${replace}" != "true" ]]; then
+      warn "distribution ${id}: legacy logging already goes to ${bucket}; left untouched (use --replace to add logging v2 anyway; the legacy setting is kept)"
+      SKIPPED+=("${id}")
+      return 1
+    fi
+    info "distribution ${id}: keeping its legacy logging to ${bucket}; adding logging v2 (--replace)"
+  elif [[ "${enabled}" == "true" ]]; then
+    # Our own legacy logging: turned off once v2 is in place (see main), so
+    # records are not delivered twice.
+    OUR_LEGACY_ACTIVE=true
+  fi
+}
+
+main() {
+  local env_file="${ROOT}/.env" output_format="w3c" legacy=false replace=false
+  local skip_tf=false yes=false
+  local -a dists=()
+  while (($# > 0)); do
+    case "$1" in
+      --distribution)
+        [[ $# -ge 2 ]] || die "arguments" "--distribution needs an id" "see --help"
+        valid_distribution_id "$2" || die "arguments" "'$2' is not a CloudFront distribution id" \
+          "use the Id column of aws cloudfront list-distributions"
+        dists+=("$2"); shift 2 ;;
+      --output-format)
+        [[ $# -ge 2 && ("$2" == "w3c" || "$2" == "json") ]] ||
+          die "arguments" "--output-format must be w3c or json" "see --help"
+        output_format="$2"; shift 2 ;;
+      --legacy) legacy=true; shift ;;
+      --replace) replace=true; shift ;;
+      --skip-terraform) skip_tf=true; shift ;;
+      --env) [[ $# -ge 2 ]] || die "arguments" "--env needs a file" "see --help"; env_file="$2"; shift 2 ;;
+      --yes) yes=true; shift ;;
+      --dry-run) DRY_RUN=true; shift ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage >&2; die "arguments" "unknown argument: $1" "see --help" ;;
+    esac
+  done
+
+  require_cmds aws jq terraform
+  cd "${ROOT}"
+  WORKDIR="$(mktemp -d)"
+  # shellcheck disable=SC2064  # expand WORKDIR now
+  trap "rm -rf '${WORKDIR}'" EXIT
+  aws_prepare_config "${WORKDIR}"
+
+  env_load_or_die "${env_file}"
+  AUTO_APPROVE=false
+  if [[ "${yes}" == "true" || "${ENV_VALUES[tf_auto_approve]:-false}" == "true" ]]; then
+    AUTO_APPROVE=true
+  fi
+
+  # 1. Terraform.
+  if [[ "${skip_tf}" != "true" ]]; then
+    local -a setup_args=(--env "${env_file}")
+    [[ "${DRY_RUN}" == "true" ]] && setup_args+=(--dry-run)
+    "${ROOT}/scripts/setup-tfvars.sh" "${setup_args[@]}" ||
+      die "generate tfvars" "scripts/setup-tfvars.sh failed" "fix the .env problems above and re-run"
+    tf_rw init -input=false ||
+      die "terraform init" "terraform init failed" "check network access to the provider registry and terraform/ backend settings"
+    local -a apply_args=(apply)
+    [[ "${AUTO_APPROVE}" == "true" ]] && apply_args+=(-input=false -auto-approve)
+    tf_rw "${apply_args[@]}" ||
+      die "terraform apply" "terraform apply failed or was declined" "read terraform's error above, fix it and re-run"
+  fi
+
+  # 2. Outputs.
+  if ! tf_read_outputs; then
+    if [[ "${DRY_RUN}" != "true" ]]; then
+      die "read terraform outputs" "terraform -chdir=terraform output -json returned no outputs" \
+        "run this script without --skip-terraform (or terraform apply) first"
+    fi
+    warn "no terraform outputs yet (not applied); using placeholders for the dry run"
+    # shellcheck disable=SC2034  # read by tf_output in lib/common.sh
+    TF_OUTPUTS='{"log_bucket_name":{"value":"<log_bucket_name>"},"log_prefix":{"value":"cloudfront-logs/"},"account_id":{"value":"<account_id>"},"legacy_logging_bucket_domain":{"value":"<log_bucket_name>.s3.amazonaws.com"},"delivery_destination_resource_arn":{"value":"arn:aws:s3:::<log_bucket_name>/cloudfront-logs"}}'
+  fi
+  local bucket resource_arn
+  bucket="$(tf_output log_bucket_name)"
+  LOG_PREFIX="$(tf_output log_prefix)"
+  ACCOUNT_ID="$(tf_output account_id)"
+  LEGACY_DOMAIN="$(tf_output legacy_logging_bucket_domain)"
+  resource_arn="$(tf_output delivery_destination_resource_arn)"
+  [[ -n "${LEGACY_DOMAIN}" ]] || LEGACY_DOMAIN="${bucket}.s3.amazonaws.com"
+  if [[ -z "${bucket}" || -z "${ACCOUNT_ID}" || -z "${resource_arn}" ]]; then
+    die "read terraform outputs" "log_bucket_name, account_id or delivery_destination_resource_arn is missing" \
+      "make sure terraform/ is up to date and applied"
+  fi
+  if [[ "$(tf_output legacy_logging)" == "true" && "${legacy}" != "true" ]]; then
+    info "Terraform was applied with legacy_logging=true: using legacy logging"
+    legacy=true
+  fi
+
+  # 3. Distributions.
+  if ((${#dists[@]} == 0)); then
+    cf_load_distributions
+    local ids
+    ids="$(cf_distribution_ids)"
+    [[ -z "${ids}" ]] || mapfile -t dists <<<"${ids}"
+    if ((${#dists[@]} == 0)); then
+      info "No CloudFront distributions found; nothing to enable."
+      return 0
+    fi
+    info "Distributions in this account:"
+    cf_describe_distributions "${dists[@]}"
+    if [[ "${DRY_RUN}" != "true" ]] && ! confirm "Send the standard logs of these ${#dists[@]} distribution(s) to ${bucket}?"; then
+      die "confirm distributions" "not confirmed; nothing changed in CloudFront" \
+        "answer y, pass --yes, or choose distributions with --distribution ID"
+    fi
+  fi
+
+  local id arn mode="v2 (${output_format})"
+  [[ "${legacy}" == "true" ]] && mode="legacy"
+  info "Enabling ${#dists[@]} distribution(s), logging ${mode}, bucket ${bucket}, prefix ${LOG_PREFIX}"
+  cf_refresh_logs_state
+  if [[ "${legacy}" != "true" ]]; then
+    ensure_destination "$(cf_destination_name "${bucket}")" "${output_format}" "${resource_arn}" "${replace}"
+  fi
+  for id in "${dists[@]}"; do
+    arn="arn:aws:cloudfront::${ACCOUNT_ID}:distribution/${id}"
+    if [[ "${legacy}" == "true" ]]; then
+      enable_legacy "${id}" "${replace}" || continue
+      remove_our_v2 "${id}" "${arn}"
+    else
+      check_foreign_legacy "${id}" "${replace}" || continue
+      enable_v2 "${id}" "${arn}" "${replace}" || continue
+      if [[ "${OUR_LEGACY_ACTIVE}" == "true" ]]; then
+        info "distribution ${id}: switching from legacy logging to logging v2"
+        cf_remove_legacy "${id}"
+      fi
+    fi
+    cf_set_enabled_tag "${arn}" true
+    if [[ "${CF_TAG_RESULT}" == "tagged" ]]; then
+      changed
+      info "distribution ${id}: tagged ${CF_TAG_KEY}=true"
+    else
+      info "distribution ${id}: tag ${CF_TAG_KEY}=true unchanged"
+    fi
+  done
+
+  # 4. Summary.
+  if ((${#SKIPPED[@]} > 0)); then
+    warn "left untouched (logging configured elsewhere): ${SKIPPED[*]}"
+  fi
+  if [[ "${DRY_RUN}" == "true" ]]; then
+    info "Dry run: ${CHANGES} change(s) would be made; nothing was changed."
+  elif ((CHANGES == 0)); then
+    info "No changes: CloudFront logging was already configured."
+  else
+    info "Done: ${CHANGES} change(s) made."
+  fi
+}
+
+main "$@"

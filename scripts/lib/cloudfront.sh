@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# CloudFront / CloudWatch Logs delivery helpers shared by the enable and
+# disable scripts. Sourced after scripts/lib/common.sh.
+# All AWS calls go through aws_ro / aws_rw (see common.sh) so --dry-run works
+# and tests/scripts/policy.bats can find every call.
+
+# Fields requested from CloudFront standard logging v2 (names as AWS spells
+# them; the Lambda maps columns by name, so the order is not significant).
+# shellcheck disable=SC2034  # used by the enable script
+readonly -a CF_RECORD_FIELDS=(
+  date time "timestamp(ms)" c-ip c-port cs-method "cs(Host)" x-host-header
+  cs-uri-stem cs-uri-query sc-status "cs(Referer)" "cs(User-Agent)" "cs(Cookie)"
+  x-forwarded-for x-edge-request-id x-edge-location x-edge-result-type
+  x-edge-response-result-type x-edge-detailed-result-type cs-protocol
+  cs-protocol-version cs-bytes sc-bytes time-taken time-to-first-byte
+  ssl-protocol ssl-cipher sc-content-type sc-content-len sc-range-start
+  sc-range-end c-country asn
+)
+# shellcheck disable=SC2034
+readonly CF_SUFFIX_PATH='{DistributionId}/{yyyy}/{MM}/{dd}/{HH}'
+
+# Cached describe-* results (JSON arrays), refreshed by cf_refresh_logs_state.
+CF_SOURCES_JSON='[]'
+CF_DESTINATIONS_JSON='[]'
+CF_DELIVERIES_JSON='[]'
+CF_DIST_CONFIG='{}'
+CF_LIST_JSON='{}'
+CF_TAG_RESULT=''
+CHANGES=0
+
+# Count one change made (or, under --dry-run, that would be made).
+changed() { CHANGES=$((CHANGES + 1)); }
+
+#######################################
+# Load all delivery sources, destinations and deliveries (us-east-1).
+#######################################
+cf_refresh_logs_state() {
+  local out
+  out="$(aws_ro logs describe-delivery-sources --region "${CF_LOGS_REGION}")" ||
+    die "describe delivery sources" "aws logs describe-delivery-sources failed" \
+      "check credentials and logs:DescribeDeliverySources in the deployer policy"
+  CF_SOURCES_JSON="$(jq -c '.deliverySources // []' <<<"${out:-"{}"}")"
+  out="$(aws_ro logs describe-delivery-destinations --region "${CF_LOGS_REGION}")" ||
+    die "describe delivery destinations" "aws logs describe-delivery-destinations failed" \
+      "check credentials and logs:DescribeDeliveryDestinations in the deployer policy"
+  CF_DESTINATIONS_JSON="$(jq -c '.deliveryDestinations // []' <<<"${out:-"{}"}")"
+  out="$(aws_ro logs describe-deliveries --region "${CF_LOGS_REGION}")" ||
+    die "describe deliveries" "aws logs describe-deliveries failed" \
+      "check credentials and logs:DescribeDeliveries in the deployer policy"
+  CF_DELIVERIES_JSON="$(jq -c '.deliveries // []' <<<"${out:-"{}"}")"
+}
+
+#######################################
+# Load list-distributions into CF_LIST_JSON (all distributions, one page of
+# up to 1000 per call; the CLI follows the pagination).
+#######################################
+cf_load_distributions() {
+  CF_LIST_JSON="$(aws_ro cloudfront list-distributions)" ||
+    die "list distributions" "aws cloudfront list-distributions failed" \
+      "check credentials and cloudfront:ListDistributions in the deployer policy"
+  [[ -n "${CF_LIST_JSON}" ]] || CF_LIST_JSON='{}'
+}
+
+#######################################
+# Distribution ids from CF_LIST_JSON, one per line.
+#######################################
+cf_distribution_ids() {
+  jq -r '.DistributionList.Items // [] | .[].Id' <<<"${CF_LIST_JSON}"
+}
+
+#######################################
+# Print "id  domain  comment" for the given distributions (from CF_LIST_JSON).
+#######################################
+cf_describe_distributions() {
+  jq -r --args '.DistributionList.Items // [] | .[] | select(.Id as $i | $ARGS.positional | index($i))
+    | "  \(.Id)  \(.DomainName)  \(.Comment // "")"' "$@" <<<"${CF_LIST_JSON}"
+}
+
+#######################################
+# get-distribution-config for ID into CF_DIST_CONFIG (JSON with ETag).
+#######################################
+cf_get_distribution_config() {
+  local id="$1"
+  CF_DIST_CONFIG="$(aws_ro cloudfront get-distribution-config --id "${id}")" ||
+    die "get distribution ${id}" "aws cloudfront get-distribution-config failed" \
+      "check that distribution ${id} exists (aws cloudfront list-distributions) and cloudfront:GetDistributionConfig is allowed"
+}
+
+#######################################
+# Set the cequence-enabled tag on a distribution ARN to VALUE (true|false),
+# unless it already has that value. Sets CF_TAG_RESULT to tagged|unchanged.
+#######################################
+cf_set_enabled_tag() {
+  local arn="$1" value="$2" out current
+  out="$(aws_ro cloudfront list-tags-for-resource --resource "${arn}")" ||
+    die "read tags of ${arn}" "aws cloudfront list-tags-for-resource failed" \
+      "check cloudfront:ListTagsForResource in the deployer policy"
+  current="$(jq -r --arg k "${CF_TAG_KEY}" '(.Tags.Items // [])[] | select(.Key == $k) | .Value' <<<"${out:-"{}"}")"
+  if [[ "${current}" == "${value}" ]]; then
+    CF_TAG_RESULT=unchanged
+    return 0
+  fi
+  aws_rw cloudfront tag-resource --resource "${arn}" \
+    --tags "$(jq -cn --arg k "${CF_TAG_KEY}" --arg v "${value}" '{Items: [{Key: $k, Value: $v}]}')" ||
+    die "tag ${arn}" "aws cloudfront tag-resource failed" \
+      "check cloudfront:TagResource in the deployer policy"
+  CF_TAG_RESULT=tagged
+}
+
+#######################################
+# Write DistributionConfig with Logging replaced by LOGGING_JSON into FILE.
+#######################################
+cf_write_config_with_logging() {
+  local logging="$1" file="$2"
+  jq --argjson l "${logging}" '.DistributionConfig | .Logging = $l' <<<"${CF_DIST_CONFIG}" >"${file}"
+}
+
+#######################################
+# Remove our v2 delivery source and its deliveries for one distribution
+# (uses and updates the CF_*_JSON state). Arguments: id, distribution ARN.
+#######################################
+cf_remove_v2() {
+  local id="$1" arn="$2" ours="${CF_SOURCE_PREFIX}$1" did
+  while IFS= read -r did; do
+    [[ -n "${did}" ]] || continue
+    aws_rw logs delete-delivery --region "${CF_LOGS_REGION}" --id "${did}" ||
+      die "delete delivery ${did}" "aws logs delete-delivery failed" "check logs:DeleteDelivery in the deployer policy"
+    changed
+    info "distribution ${id}: delivery ${did} deleted"
+  done < <(jq -r --arg n "${ours}" '.[] | select(.deliverySourceName == $n) | .id' <<<"${CF_DELIVERIES_JSON}")
+  CF_DELIVERIES_JSON="$(jq -c --arg n "${ours}" '[.[] | select(.deliverySourceName != $n)]' <<<"${CF_DELIVERIES_JSON}")"
+
+  if jq -e --arg n "${ours}" 'any(.[]; .name == $n)' <<<"${CF_SOURCES_JSON}" >/dev/null; then
+    aws_rw logs delete-delivery-source --region "${CF_LOGS_REGION}" --name "${ours}" ||
+      die "delete delivery source ${ours}" "aws logs delete-delivery-source failed" \
+        "check logs:DeleteDeliverySource in the deployer policy"
+    changed
+    info "distribution ${id}: delivery source ${ours} deleted"
+    CF_SOURCES_JSON="$(jq -c --arg n "${ours}" '[.[] | select(.name != $n)]' <<<"${CF_SOURCES_JSON}")"
+  fi
+  local foreign
+  foreign="$(jq -r --arg a "${arn}" --arg n "${ours}" \
+    '.[] | select((.resourceArns // []) | index($a)) | select(.name != $n) | .name' <<<"${CF_SOURCES_JSON}")"
+  if [[ -n "${foreign}" ]]; then
+    info "distribution ${id}: delivery source(s) not made by us left alone: ${foreign//$'\n'/, }"
+  fi
+}
+
+#######################################
+# Turn legacy logging off when (and only when) it points at our bucket
+# (LEGACY_DOMAIN). Uses WORKDIR for the edited config. Argument: id.
+#######################################
+cf_remove_legacy() {
+  local id="$1" bucket enabled tmp
+  cf_get_distribution_config "${id}"
+  enabled="$(jq -r '.DistributionConfig.Logging.Enabled // false' <<<"${CF_DIST_CONFIG}")"
+  bucket="$(jq -r '.DistributionConfig.Logging.Bucket // ""' <<<"${CF_DIST_CONFIG}")"
+  if [[ "${enabled}" != "true" ]]; then
+    return 0
+  fi
+  if [[ "${bucket}" != "${LEGACY_DOMAIN}" ]]; then
+    info "distribution ${id}: legacy logging to ${bucket} is not ours; left alone"
+    return 0
+  fi
+  tmp="${WORKDIR}/dist-${id}.json"
+  cf_write_config_with_logging '{"Enabled":false,"IncludeCookies":false,"Bucket":"","Prefix":""}' "${tmp}"
+  aws_rw cloudfront update-distribution --id "${id}" \
+    --if-match "$(jq -r .ETag <<<"${CF_DIST_CONFIG}")" \
+    --distribution-config "file://${tmp}" ||
+    die "update distribution ${id}" "aws cloudfront update-distribution failed" \
+      "if the ETag changed meanwhile, re-run; check cloudfront:UpdateDistribution in the deployer policy"
+  changed
+  info "distribution ${id}: legacy logging to ${bucket} turned off"
+}
