@@ -217,7 +217,7 @@ start_servers() {
     SERVERS_ERR="node_modules/.bin/oauth2-mock-server is missing (run scripts/bootstrap.sh)"
     return 0
   fi
-  "${BIN}/bridge-receiver" --listen 127.0.0.1:0 --out /dev/null \
+  "${BIN}/bridge-receiver" --listen 127.0.0.1:0 --out /dev/null --no-memory \
     >"${WORK}/bridge.out" 2>"${WORK}/bridge.err" &
   PIDS+=("$!")
   for ((i = 0; i < 100; i++)); do

@@ -38,9 +38,14 @@ struct Args {
     /// PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Do not keep received transactions in memory (long runs, benchmarks):
+    /// memory stays flat; the unique counts in the stats are then 0.
+    #[arg(long)]
+    no_memory: bool,
 }
 
-#[tokio::main(flavor = "current_thread")]
+// Several worker threads: decompressing and parsing batches is real work.
+#[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
     let tls = match (&a.tls_cert, &a.tls_key) {
@@ -55,6 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         introspect: a.introspect,
         require_gzip: a.require_gzip,
         tls,
+        keep_transactions: !a.no_memory,
     })
     .await?;
     announce(&bridge.url());
