@@ -60,11 +60,7 @@ async fn build_delivery(
     Delivery::new(bridge.delivery_settings(secret)).map_err(|e| e.to_string())
 }
 
-fn tags(
-    config: &Config,
-    sdk: &aws_config::SdkConfig,
-    account_id: Option<String>,
-) -> Option<Arc<CloudFrontTags>> {
+fn tags(config: &Config, sdk: &aws_config::SdkConfig) -> Option<Arc<CloudFrontTags>> {
     if !config.require_enabled_tag {
         warn!("cequence_require_enabled_tag=false: records of every distribution are forwarded");
         return None;
@@ -72,9 +68,30 @@ fn tags(
     Some(Arc::new(CloudFrontTags::new(
         aws_sdk_cloudfront::Client::new(sdk),
         aws_sdk_sts::Client::new(sdk),
-        account_id,
+        None, // from the first event's function ARN, else STS
         config.tag_cache_ttl,
     )))
+}
+
+/// The handler over real S3 and CloudFront, as the Lambda and `replay` use it.
+fn s3_handler(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    delivery: Delivery,
+    function_name: Option<String>,
+) -> Handler<S3Store, CloudFrontTags> {
+    Handler {
+        store: S3Store {
+            client: s3_client(sdk),
+        },
+        forwarder: Forwarder {
+            options: config.pipeline.clone(),
+            delivery,
+            tags: tags(config, sdk),
+        },
+        max_concurrent_objects: config.max_concurrent_objects,
+        function_name,
+    }
 }
 
 /// Lambda mode: build everything once, then serve events.
@@ -84,18 +101,8 @@ pub async fn run_lambda(config: Config) -> Result<(), lambda_runtime::Error> {
         error!("cold start failed: {e}");
         e
     })?;
-    let handler = Arc::new(Handler {
-        store: S3Store {
-            client: s3_client(&sdk),
-        },
-        forwarder: Forwarder {
-            options: config.pipeline.clone(),
-            delivery,
-            tags: tags(&config, &sdk, None),
-        },
-        max_concurrent_objects: config.max_concurrent_objects,
-        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
-    });
+    let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok();
+    let handler = Arc::new(s3_handler(&config, &sdk, delivery, function_name));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {
@@ -196,18 +203,7 @@ pub async fn replay(config: Config, urls: &[String], from_dlq: Option<&str>) -> 
             return ExitCode::FAILURE;
         }
     };
-    let handler = Handler {
-        store: S3Store {
-            client: s3_client(&sdk),
-        },
-        forwarder: Forwarder {
-            options: config.pipeline.clone(),
-            delivery,
-            tags: tags(&config, &sdk, None),
-        },
-        max_concurrent_objects: config.max_concurrent_objects,
-        function_name: None,
-    };
+    let handler = s3_handler(&config, &sdk, delivery, None);
     let mut failed = 0usize;
     for url in urls {
         let Some((bucket, key)) = parse_s3_url(url) else {

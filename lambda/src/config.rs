@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::core::batch::BatchLimits;
 use crate::core::filter::{StaticFilter, DEFAULT_SKIP_EXTENSIONS};
 use crate::core::pipeline::PipelineOptions;
-use crate::delivery::{AuthStyle, Settings};
+use crate::delivery::{join_url, AuthStyle, Settings};
 use crate::secret::SecretString;
 
 /// A configuration problem, naming the variable.
@@ -168,17 +168,6 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             return Err(problem(name, format!("the URL {value:?} has no host")));
         }
         Ok(value)
-    }
-}
-
-/// `endpoint` + `path` with exactly one `/` between them.
-pub fn join_url(endpoint: &str, path: &str) -> String {
-    let path = path.trim_matches('/');
-    let endpoint = endpoint.trim_end_matches('/');
-    if path.is_empty() {
-        endpoint.to_string()
-    } else {
-        format!("{endpoint}/{path}")
     }
 }
 
@@ -504,36 +493,6 @@ mod tests {
             c.bridge.unwrap().client_secret,
             SecretSource::SecretsManager { .. }
         ));
-    }
-
-    #[test]
-    fn url_joining_normalises_slashes() {
-        let cases = [
-            (
-                "https://e.example.com",
-                "/api-transactions",
-                "https://e.example.com/api-transactions",
-            ),
-            (
-                "https://e.example.com/",
-                "api-transactions",
-                "https://e.example.com/api-transactions",
-            ),
-            (
-                "https://e.example.com//",
-                "//api-transactions/",
-                "https://e.example.com/api-transactions",
-            ),
-            (
-                "https://e.example.com/base/",
-                "/v1/tx",
-                "https://e.example.com/base/v1/tx",
-            ),
-            ("https://e.example.com", "/", "https://e.example.com"),
-        ];
-        for (endpoint, path, want) in cases {
-            assert_eq!(join_url(endpoint, path), want);
-        }
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub fn encode_body(json: &[u8], gzip: bool) -> Vec<u8> {
 /// An empty path leaves the endpoint as it is, without a trailing slash.
 pub fn join_url(endpoint: &str, path: &str) -> String {
     let base = endpoint.trim_end_matches('/');
-    let path = path.trim_start_matches('/');
+    let path = path.trim_matches('/');
     if path.is_empty() {
         base.to_string()
     } else {
@@ -190,6 +190,10 @@ mod tests {
         );
         assert_eq!(join_url("https://h/base/", "/x/y"), "https://h/base/x/y");
         assert_eq!(join_url("https://h/", ""), "https://h");
+        assert_eq!(
+            join_url("https://h", "/api-transactions/"),
+            "https://h/api-transactions"
+        );
     }
 
     #[test]
