@@ -318,19 +318,21 @@ HEADER
 
 # fmt_row SIZE CASE LABEL
 fmt_row() {
-  local size="$1" name="$2" label="$3" k="$1|$2" secs base recs bytes
+  local size="$1" name="$2" label="$3" k="$1|$2" secs base dry recs bytes
   if [[ -z "${SECS[${k}]:-}" ]]; then
-    printf '| %s | n/a | n/a | n/a | n/a | n/a | n/a |\n' "${label}"
+    printf '| %s | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n' "${label}"
     return 0
   fi
   secs="${SECS[${k}]}" recs="${RECORDS[${size}]}" bytes="${RAW_BYTES[${size}]}"
   base="${SECS[${size}|gunzip]:-}"
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${label}" "${recs}" \
+  dry="${SECS[${size}|dry-run]:-}"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label}" "${recs}" \
     "$(calc "sprintf(\"%.2f\", ${secs})")" \
     "$(calc "sprintf(\"%.0f\", ${recs} / ${secs})")" \
     "$(calc "sprintf(\"%.1f\", ${bytes} / 1e6 / ${secs})")" \
     "$(if [[ "${RSS[${k}]}" == "n/a" ]]; then echo n/a; else calc "sprintf(\"%.1f\", ${RSS[${k}]})"; fi)" \
-    "$(if [[ -n "${base}" ]]; then calc "sprintf(\"%.2f\", ${base} / ${secs})"; else echo n/a; fi)"
+    "$(if [[ -n "${base}" ]]; then calc "sprintf(\"%.2f\", ${base} / ${secs})"; else echo n/a; fi)" \
+    "$(if [[ -n "${dry}" && "${name}" != gunzip ]]; then calc "sprintf(\"%.2f\", ${dry} / ${secs})"; else echo -; fi)"
 }
 
 print_size() {
@@ -339,8 +341,8 @@ print_size() {
   printf '`%s`: %s records, %s MB uncompressed, %s MB gzip.\n\n' "${obj#"${ROOT}"/}" \
     "${RECORDS[${size}]}" "$(calc "sprintf(\"%.1f\", ${RAW_BYTES[${size}]} / 1e6)")" \
     "$(calc "sprintf(\"%.1f\", $(stat -c %s "${obj}") / 1e6)")"
-  echo '| case | records | seconds | records/s | MB/s (uncompressed) | peak RSS MiB | ratio to gunzip |'
-  echo '|---|---:|---:|---:|---:|---:|---:|'
+  echo '| case | records | seconds | records/s | MB/s (uncompressed) | peak RSS MiB | ratio to gunzip | ratio to dry-run |'
+  echo '|---|---:|---:|---:|---:|---:|---:|---:|'
   fmt_row "${size}" gunzip '`gzip -dc` (floor)'
   fmt_row "${size}" dry-run '`process --dry-run`'
   fmt_row "${size}" "send gzip=true" '`process` → local bridge, `cequence_gzip=true`'
