@@ -58,6 +58,8 @@ locals {
     cequence_tag_cache_s         = tostring(var.cequence_tag_cache_s)
     cequence_ca_cert_pem         = var.cequence_ca_cert_pem
     cequence_tls_insecure        = tostring(var.cequence_tls_insecure)
+    # The function itself refuses http:// endpoints unless told otherwise.
+    cequence_allow_insecure_endpoints = tostring(var.allow_insecure_endpoints)
   }
   lambda_environment = { for name, value in local.lambda_environment_all : name => value if value != "" }
 

@@ -333,9 +333,11 @@ def test_lambda_environment_has_secret_arn_not_secret(cfg):
 def test_lambda_environment_names_are_the_variable_names(cfg):
     env = cfg.locals["lambda_environment_all"]
     settings = {name for name in cfg.variables if name.startswith("cequence_")} - {"cequence_client_secret"}
-    assert set(env) == settings | {"cequence_client_secret_arn"}
+    assert set(env) == settings | {"cequence_client_secret_arn", "cequence_allow_insecure_endpoints"}
     for name in settings:
         assert env[name] in (f"${{var.{name}}}", f"${{tostring(var.{name})}}"), (name, env[name])
+    # Terraform's http:// allowance must reach the function, or its cold start refuses the endpoint.
+    assert env["cequence_allow_insecure_endpoints"] == "${tostring(var.allow_insecure_endpoints)}"
 
 
 def test_plain_secret_only_reaches_secrets_manager(cfg):
