@@ -109,45 +109,26 @@ pub(crate) const LEGACY: [Field; 33] = [
 
 /// Standard logging v2 (w3c and json): `timestamp(ms)` first, the legacy fields, then the
 /// v2-only ones, as a delivery that selects every field carries them.
-pub(crate) const V2: [Field; 40] = [
-    TimestampMs,
-    Date,
-    Time,
-    EdgeLocation,
-    ScBytes,
-    CIp,
-    CsMethod,
-    CsHost,
-    CsUriStem,
-    ScStatus,
-    CsReferer,
-    CsUserAgent,
-    CsUriQuery,
-    CsCookie,
-    EdgeResultType,
-    EdgeRequestId,
-    HostHeader,
-    CsProtocol,
-    CsBytes,
-    TimeTaken,
-    XForwardedFor,
-    SslProtocol,
-    SslCipher,
-    EdgeResponseResultType,
-    CsProtocolVersion,
-    FleStatus,
-    FleEncryptedFields,
-    CPort,
-    TimeToFirstByte,
-    EdgeDetailedResultType,
-    ScContentType,
-    ScContentLen,
-    ScRangeStart,
-    ScRangeEnd,
-    OriginFbl,
-    OriginLbl,
-    Asn,
-    CCountry,
-    CacheBehaviorPathPattern,
-    DistributionId,
-];
+pub(crate) const V2: [Field; 40] = {
+    const V2_ONLY: [Field; 6] = [
+        OriginFbl,
+        OriginLbl,
+        Asn,
+        CCountry,
+        CacheBehaviorPathPattern,
+        DistributionId,
+    ];
+    // Built from LEGACY so the two lists cannot drift apart.
+    let mut fields = [TimestampMs; 40];
+    let mut i = 0;
+    while i < LEGACY.len() {
+        fields[1 + i] = LEGACY[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < V2_ONLY.len() {
+        fields[1 + LEGACY.len() + j] = V2_ONLY[j];
+        j += 1;
+    }
+    fields
+};
