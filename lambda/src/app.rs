@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -16,7 +15,7 @@ use crate::aws::handler::{Handler, ObjectOutcome};
 use crate::aws::s3::S3Store;
 use crate::aws::secrets::read_client_secret;
 use crate::aws::tags::{account_from_function_arn, CloudFrontTags};
-use crate::cli::{local_key, open_local};
+use crate::cli::{open_object, Opened};
 use crate::config::{Config, SecretSource};
 use crate::delivery::{Delivery, ObjectId};
 use crate::forward::{report_object, Forwarder, NoTags};
@@ -140,26 +139,21 @@ pub async fn process_files(
     };
     let mut failed = 0;
     for path in files {
-        let key = local_key(path, key);
-        let (size, reader) = match open_local(path) {
-            Ok(opened) => opened,
-            Err(e) => {
-                error!("s3://{bucket}/{key}: cannot open {}: {e}", path.display());
+        let object = match open_object(path, bucket, key) {
+            Opened::Object(object) => object,
+            Opened::NotALog => continue,
+            Opened::Failed => {
                 failed += 1;
                 continue;
             }
         };
-        if crate::core::filter::not_a_log(&key, Some(size)).is_some() {
-            info!("s3://{bucket}/{key}: not a log, skipped");
-            continue;
-        }
         let id = ObjectId {
             bucket: bucket.to_string(),
-            key,
-            version: local_version(path, size),
+            key: object.key,
+            version: object.version,
         };
-        let bar = reader.bar_handle();
-        let report = forwarder.forward(reader, id).await;
+        let bar = object.reader.bar_handle();
+        let report = forwarder.forward(object.reader, id).await;
         bar.finish_and_clear();
         report_object(&report, None);
         if report.failure_message().is_some() {
@@ -171,18 +165,6 @@ pub async fn process_files(
     } else {
         ExitCode::FAILURE
     }
-}
-
-/// A stable stand-in for an ETag: the same unchanged file gives the same
-/// Idempotency-Keys, so re-sending it is deduplicated by the bridge.
-fn local_version(path: &std::path::Path, size: u64) -> String {
-    let modified = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    format!("local-{size}-{modified}")
 }
 
 /// Splits `s3://bucket/key`.

@@ -3,14 +3,15 @@
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::core::filter::not_a_log;
-use crate::core::pipeline::{process_object, AllowAll, Flow, ObjectRef, TransactionSink};
-use crate::core::summary::Summary;
+use crate::core::pipeline::{
+    process_object, AllowAll, Flow, ObjectRef, PipelineOptions, TransactionSink,
+};
 use crate::report;
 
 #[derive(Debug, Parser)]
@@ -126,12 +127,52 @@ pub fn progress_bar(total_bytes: u64, label: &str) -> ProgressBar {
     bar
 }
 
-/// Opens a local file as an object: its size, and a reader with progress.
-pub fn open_local(path: &PathBuf) -> std::io::Result<(u64, Progress<File>)> {
-    let file = File::open(path)?;
-    let size = file.metadata()?.len();
+/// A local file standing for the S3 object `s3://bucket/key`.
+pub struct LocalObject {
+    pub key: String,
+    /// A stable stand-in for an ETag: the same unchanged file gives the same
+    /// Idempotency-Keys, so re-sending it is deduplicated by the bridge.
+    pub version: String,
+    pub reader: Progress<File>,
+}
+
+/// What opening a local file as an object gave.
+pub enum Opened {
+    Object(LocalObject),
+    /// Not a log (zero bytes, folder key): skipped with a DEBUG line.
+    NotALog,
+    /// Could not be opened: logged, and counts as a failure.
+    Failed,
+}
+
+/// Opens `path` as the object it stands for, with a single `stat`.
+pub fn open_object(path: &Path, bucket: &str, key: Option<&str>) -> Opened {
+    let key = local_key(path, key);
+    let opened = File::open(path).and_then(|file| Ok((file.metadata()?, file)));
+    let (metadata, file) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            tracing::error!("s3://{bucket}/{key}: cannot open {}: {e}", path.display());
+            return Opened::Failed;
+        }
+    };
+    let size = metadata.len();
+    if let Some(reason) = not_a_log(&key, Some(size)) {
+        tracing::debug!("s3://{bucket}/{key}: not a log ({reason:?}), skipped");
+        return Opened::NotALog;
+    }
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
     let bar = progress_bar(size, &path.display().to_string());
-    Ok((size, Progress { inner: file, bar }))
+    Opened::Object(LocalObject {
+        key,
+        version: format!("local-{size}-{modified}"),
+        reader: Progress { inner: file, bar },
+    })
 }
 
 /// The object key a local file stands for.
@@ -146,43 +187,37 @@ pub fn local_key(path: &std::path::Path, key: Option<&str>) -> String {
 
 /// `process --dry-run`: every file's transactions to stdout. Returns the
 /// number of objects that could not be read.
-pub fn dry_run(files: &[PathBuf], bucket: &str, key: Option<&str>) -> usize {
-    let options = match crate::config::Config::from_env(crate::config::Needs::NoBridge) {
-        Ok(config) => config.pipeline,
-        Err(e) => {
-            tracing::error!("configuration: {e}");
-            return files.len().max(1);
-        }
-    };
+pub fn dry_run(
+    options: &PipelineOptions,
+    files: &[PathBuf],
+    bucket: &str,
+    key: Option<&str>,
+) -> usize {
     let stdout = std::io::stdout();
     let mut sink = NdjsonSink::new(BufWriter::with_capacity(256 * 1024, stdout.lock()));
     let mut failures = 0;
-    let mut total = Summary::default();
     for path in files {
-        let key = local_key(path, key);
-        let object = ObjectRef { bucket, key: &key };
-        let url = object.url();
-        let (size, reader) = match open_local(path) {
-            Ok(opened) => opened,
-            Err(e) => {
-                tracing::error!("{url}: cannot open {}: {e}", path.display());
+        let object = match open_object(path, bucket, key) {
+            Opened::Object(object) => object,
+            Opened::NotALog => continue,
+            Opened::Failed => {
                 failures += 1;
                 continue;
             }
         };
-        if let Some(reason) = not_a_log(&key, Some(size)) {
-            tracing::debug!("{url}: not a log ({reason:?}), skipped");
-            continue;
-        }
-        let bar = reader.bar_handle();
-        let processed = process_object(reader, object, &options, &mut AllowAll, &mut sink);
+        let object_ref = ObjectRef {
+            bucket,
+            key: &object.key,
+        };
+        let bar = object.reader.bar_handle();
+        let processed =
+            process_object(object.reader, object_ref, options, &mut AllowAll, &mut sink);
         bar.finish_and_clear();
-        report::log_summary(&url, &processed.summary);
+        report::log_summary(&object_ref.url(), &processed.summary);
         if let Some(error) = processed.error {
             tracing::error!("{error}. The records before the fault were emitted; fix or re-upload the object and run again.");
             failures += 1;
         }
-        total.transactions += processed.summary.transactions;
         if processed.stopped_early {
             break;
         }

@@ -20,10 +20,10 @@ fn main() -> ExitCode {
             bucket,
             files,
         } => {
-            let Some(_config) = load(Needs::NoBridge) else {
+            let Some(config) = load(Needs::NoBridge) else {
                 return ExitCode::from(2);
             };
-            match cf_passive::cli::dry_run(&files, &bucket, key.as_deref()) {
+            match cf_passive::cli::dry_run(&config.pipeline, &files, &bucket, key.as_deref()) {
                 0 => ExitCode::SUCCESS,
                 _ => ExitCode::FAILURE,
             }
