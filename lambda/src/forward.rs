@@ -49,8 +49,6 @@ pub struct ObjectReport {
     pub pipeline_error: Option<PipelineError>,
     /// Some batches were not delivered.
     pub delivery_error: Option<DeliveryError>,
-    /// Distributions skipped because CloudFront does not know them.
-    pub missing_distributions: Vec<String>,
 }
 
 impl ObjectReport {
@@ -85,7 +83,6 @@ struct BlockingGate<T: TagSource> {
     handle: Handle,
     tags: Option<Arc<T>>,
     object: String,
-    missing: Vec<String>,
 }
 
 impl<T: TagSource> DistributionGate for BlockingGate<T> {
@@ -107,7 +104,6 @@ impl<T: TagSource> DistributionGate for BlockingGate<T> {
                     "{}: distribution {distribution_id} does not exist (NoSuchResource); the object is not forwarded",
                     self.object
                 );
-                self.missing.push(distribution_id.to_string());
                 Ok(false)
             }
         }
@@ -145,7 +141,6 @@ impl<T: TagSource> Forwarder<T> {
             handle: Handle::current(),
             tags: self.tags.clone(),
             object: object.clone(),
-            missing: Vec::new(),
         };
         let (bucket, key) = (id.bucket.clone(), id.key.clone());
         let blocking_span = span.clone();
@@ -161,8 +156,7 @@ impl<T: TagSource> Forwarder<T> {
                 bucket: &bucket,
                 key: &key,
             };
-            let processed = process_object(source, object, &options, &mut gate, &mut sink);
-            (processed, gate.missing)
+            process_object(source, object, &options, &mut gate, &mut sink)
         });
 
         let mut sender = self.delivery.object(id.clone());
@@ -181,7 +175,7 @@ impl<T: TagSource> Forwarder<T> {
         .await;
         let delivery = sender.finish().instrument(span).await;
 
-        let (processed, missing) = match reading.await {
+        let processed = match reading.await {
             Ok(result) => result,
             Err(join_error) => {
                 // The core never panics on input; if it did, fail the object
@@ -191,14 +185,11 @@ impl<T: TagSource> Forwarder<T> {
                     line: 0,
                     source: std::io::Error::other(format!("the reader task failed: {join_error}")),
                 };
-                (
-                    crate::core::pipeline::Processed {
-                        summary: Summary::default(),
-                        error: Some(error),
-                        stopped_early: true,
-                    },
-                    Vec::new(),
-                )
+                crate::core::pipeline::Processed {
+                    summary: Summary::default(),
+                    error: Some(error),
+                    stopped_early: true,
+                }
             }
         };
         let mut summary = processed.summary;
@@ -213,7 +204,6 @@ impl<T: TagSource> Forwarder<T> {
             delivery,
             pipeline_error: processed.error,
             delivery_error,
-            missing_distributions: missing,
         }
     }
 }

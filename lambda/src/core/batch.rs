@@ -95,11 +95,6 @@ impl Batcher {
         self.transactions = 0;
         Some(batch)
     }
-
-    /// Batches handed out so far.
-    pub fn batches_cut(&self) -> u64 {
-        self.next_index
-    }
 }
 
 #[cfg(test)]

@@ -69,10 +69,6 @@ impl<F: FnMut(Batch) -> Flow> BatchingSink<F> {
             deliver,
         }
     }
-
-    pub fn batches_cut(&self) -> u64 {
-        self.batcher.batches_cut()
-    }
 }
 
 impl<F: FnMut(Batch) -> Flow> TransactionSink for BatchingSink<F> {
