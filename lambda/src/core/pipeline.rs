@@ -272,11 +272,7 @@ where
         encoded.clear();
         serde_json::to_writer(&mut encoded, &transaction)
             .expect("serialising a transaction to memory cannot fail");
-        summary.transactions += 1;
-        *summary
-            .per_distribution
-            .entry(distribution.to_string())
-            .or_default() += 1;
+        summary.count_transaction(distribution);
         if sink.accept(&encoded) == Flow::Stop {
             stopped_early = true;
             break;

@@ -51,9 +51,24 @@ impl Summary {
         }
     }
 
+    /// Counts one transaction of `distribution` (per record: no allocation
+    /// once the distribution has been seen).
+    pub fn count_transaction(&mut self, distribution: &str) {
+        self.transactions += 1;
+        match self.per_distribution.get_mut(distribution) {
+            Some(count) => *count += 1,
+            None => {
+                self.per_distribution.insert(distribution.to_string(), 1);
+            }
+        }
+    }
+
     pub fn record_time(&mut self, timestamp: &str) {
         // RFC 3339 strings of ours compare correctly on their first 19 bytes.
-        let key = |t: &str| t.get(..19).unwrap_or(t).to_string();
+        // Called per record: compare borrowed prefixes, allocate only when newer.
+        fn key(t: &str) -> &str {
+            t.get(..19).unwrap_or(t)
+        }
         match &self.newest_record {
             Some(newest) if key(newest) >= key(timestamp) => {}
             _ => self.newest_record = Some(timestamp.to_string()),
