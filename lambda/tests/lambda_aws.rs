@@ -70,7 +70,8 @@ fn unique(name: &str) -> String {
 }
 
 struct Env {
-    moto: Moto,
+    /// Held so a test's own moto lives as long as the test.
+    _moto: Moto,
     sdk: aws_config::SdkConfig,
     bucket: String,
     bridge: RunningBridge,
@@ -97,7 +98,7 @@ async fn env(faults: &str) -> Env {
     .await
     .unwrap();
     Env {
-        moto,
+        _moto: moto,
         sdk,
         bucket,
         bridge,
@@ -156,6 +157,14 @@ impl Env {
             .expect("put object");
     }
 
+    fn keys(&self) -> std::collections::BTreeSet<String> {
+        self.bridge
+            .requests()
+            .iter()
+            .filter_map(|r| r.idempotency_key.clone())
+            .collect()
+    }
+
     fn ids(&self) -> std::collections::BTreeSet<String> {
         self.bridge
             .transactions()
@@ -168,6 +177,14 @@ impl Env {
             })
             .collect()
     }
+}
+
+fn legacy_fixture() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/E2EXAMPLE1.2024-01-31-23.a1b2c3d4"
+    ))
+    .unwrap()
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -249,12 +266,7 @@ async fn streams_a_large_object_and_delivers_every_transaction() {
     assert!(expected.len() > 30_000);
     assert_eq!(out["transactions"], expected.len());
     assert_eq!(env.ids(), expected);
-    let keys: std::collections::BTreeSet<_> = env
-        .bridge
-        .requests()
-        .iter()
-        .filter_map(|r| r.idempotency_key.clone())
-        .collect();
+    let keys: std::collections::BTreeSet<String> = env.keys();
     assert_eq!(
         keys.len() as u64,
         (expected.len() as u64).div_ceil(200),
@@ -267,11 +279,7 @@ async fn keys_with_spaces_and_unicode_are_decoded() {
     let env = env("").await;
     let key =
         "cloudfront-logs/my logs/caf\u{e9} \u{2713}+plus/E2EXAMPLE1.2024-01-31-23.a1b2c3d4.gz";
-    let text = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/E2EXAMPLE1.2024-01-31-23.a1b2c3d4"
-    ))
-    .unwrap();
+    let text = legacy_fixture();
     env.put(key, gzip(&text)).await;
     let handler = env.handler::<NoTags>(None);
     handler
@@ -460,11 +468,7 @@ async fn only_distributions_tagged_enabled_are_forwarded() {
     let enabled = distribution(&cloudfront, &unique("enabled"), Some("true")).await;
     let disabled = distribution(&cloudfront, &unique("disabled"), Some("false")).await;
     let untagged = distribution(&cloudfront, &unique("untagged"), None).await;
-    let text = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/E2EXAMPLE1.2024-01-31-23.a1b2c3d4"
-    ))
-    .unwrap();
+    let text = legacy_fixture();
     let mut records = Vec::new();
     for id in [&enabled, &disabled, &untagged] {
         let key = format!("cloudfront-logs/{id}.2024-01-31-23.a1b2c3d4.gz");
@@ -530,24 +534,13 @@ async fn a_refused_batch_fails_the_invocation_and_a_replay_reuses_the_keys() {
     let diagnostic: lambda_runtime::Diagnostic = err.into();
     assert_eq!(diagnostic.error_type, "CfPassive.Retryable");
     assert!(diagnostic.error_message.contains(key));
-    let first_keys: std::collections::BTreeSet<_> = env
-        .bridge
-        .requests()
-        .iter()
-        .filter_map(|r| r.idempotency_key.clone())
-        .collect();
+    let first_keys: std::collections::BTreeSet<String> = env.keys();
     // The retry (what AWS does, or `replay`) delivers everything, under the same keys.
     handler.handle(&event).await.unwrap();
     assert_eq!(env.ids(), expected_ids(&text, key));
-    let all_keys: std::collections::BTreeSet<_> = env
-        .bridge
-        .requests()
-        .iter()
-        .filter_map(|r| r.idempotency_key.clone())
-        .collect();
+    let all_keys: std::collections::BTreeSet<String> = env.keys();
     assert_eq!(
         first_keys, all_keys,
         "the same object yields the same Idempotency-Keys"
     );
-    let _ = &env.moto;
 }
