@@ -144,7 +144,7 @@ enable_v2() {
 # Legacy standard logging for one distribution.
 #######################################
 enable_legacy() {
-  local id="$1" replace="$2" want cur enabled bucket tmp
+  local id="$1" replace="$2" want cur enabled bucket
   cf_get_distribution_config "${id}"
   want="$(jq -cn --arg b "${LEGACY_DOMAIN}" --arg p "${LOG_PREFIX}" \
     '{Enabled: true, IncludeCookies: true, Bucket: $b, Prefix: $p}')"
@@ -160,14 +160,8 @@ enable_legacy() {
     SKIPPED+=("${id}")
     return 1
   fi
-  tmp="${WORKDIR}/dist-${id}.json"
-  cf_write_config_with_logging "${want}" "${tmp}"
-  aws_rw cloudfront update-distribution --id "${id}" \
-    --if-match "$(jq -r .ETag <<<"${CF_DIST_CONFIG}")" \
-    --distribution-config "file://${tmp}" ||
-    die "update distribution ${id}" "aws cloudfront update-distribution failed" \
-      "if the ETag changed meanwhile, re-run; check cloudfront:UpdateDistribution and s3:GetBucketAcl/s3:PutBucketAcl on the log bucket"
-  changed
+  cf_put_logging "${id}" "${want}" \
+    "check cloudfront:UpdateDistribution and s3:GetBucketAcl/s3:PutBucketAcl on the log bucket"
   info "distribution ${id}: legacy logging set to ${LEGACY_DOMAIN}/${LOG_PREFIX}"
 }
 

@@ -108,11 +108,19 @@ cf_set_enabled_tag() {
 }
 
 #######################################
-# Write DistributionConfig with Logging replaced by LOGGING_JSON into FILE.
+# Replace the distribution's legacy Logging with LOGGING_JSON, guarded by the
+# ETag of CF_DIST_CONFIG (read just before). Arguments: id, logging JSON, the
+# fix to suggest if CloudFront refuses.
 #######################################
-cf_write_config_with_logging() {
-  local logging="$1" file="$2"
-  jq --argjson l "${logging}" '.DistributionConfig | .Logging = $l' <<<"${CF_DIST_CONFIG}" >"${file}"
+cf_put_logging() {
+  local id="$1" logging="$2" fix="$3" tmp="${WORKDIR}/dist-$1.json"
+  jq --argjson l "${logging}" '.DistributionConfig | .Logging = $l' <<<"${CF_DIST_CONFIG}" >"${tmp}"
+  aws_rw cloudfront update-distribution --id "${id}" \
+    --if-match "$(jq -r .ETag <<<"${CF_DIST_CONFIG}")" \
+    --distribution-config "file://${tmp}" ||
+    die "update distribution ${id}" "aws cloudfront update-distribution failed" \
+      "if the ETag changed meanwhile, re-run; ${fix}"
+  changed
 }
 
 #######################################
@@ -151,7 +159,7 @@ cf_remove_v2() {
 # (LEGACY_DOMAIN). Uses WORKDIR for the edited config. Argument: id.
 #######################################
 cf_remove_legacy() {
-  local id="$1" bucket enabled tmp
+  local id="$1" bucket enabled
   cf_get_distribution_config "${id}"
   enabled="$(jq -r '.DistributionConfig.Logging.Enabled // false' <<<"${CF_DIST_CONFIG}")"
   bucket="$(jq -r '.DistributionConfig.Logging.Bucket // ""' <<<"${CF_DIST_CONFIG}")"
@@ -162,13 +170,7 @@ cf_remove_legacy() {
     info "distribution ${id}: legacy logging to ${bucket} is not ours; left alone"
     return 0
   fi
-  tmp="${WORKDIR}/dist-${id}.json"
-  cf_write_config_with_logging '{"Enabled":false,"IncludeCookies":false,"Bucket":"","Prefix":""}' "${tmp}"
-  aws_rw cloudfront update-distribution --id "${id}" \
-    --if-match "$(jq -r .ETag <<<"${CF_DIST_CONFIG}")" \
-    --distribution-config "file://${tmp}" ||
-    die "update distribution ${id}" "aws cloudfront update-distribution failed" \
-      "if the ETag changed meanwhile, re-run; check cloudfront:UpdateDistribution in the deployer policy"
-  changed
+  cf_put_logging "${id}" '{"Enabled":false,"IncludeCookies":false,"Bucket":"","Prefix":""}' \
+    "check cloudfront:UpdateDistribution in the deployer policy"
   info "distribution ${id}: legacy logging to ${bucket} turned off"
 }
