@@ -123,13 +123,10 @@ impl<S: ObjectStore, T: TagSource> Handler<S, T> {
                 warn!("{e}; nothing to forward");
                 return ObjectOutcome::Skipped(e.to_string());
             }
-            Err(e) if e.is_retryable() => {
-                error!("{e}; the object will be retried");
-                return ObjectOutcome::Retry(e.to_string());
-            }
+            // Transient and denied alike: a denied read is retried too, so a
+            // fixed IAM policy still gets the logs.
             Err(e) => {
-                // Denied: retried too, so a fixed IAM policy still gets the logs.
-                error!("{e}");
+                error!("{e}; the object will be retried");
                 return ObjectOutcome::Retry(e.to_string());
             }
         };

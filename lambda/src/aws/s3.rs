@@ -43,12 +43,6 @@ pub enum StoreError {
     },
 }
 
-impl StoreError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Transient { .. })
-    }
-}
-
 /// Where objects come from (S3 in production; anything in tests).
 pub trait ObjectStore: Send + Sync + 'static {
     fn open(
