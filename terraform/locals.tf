@@ -71,10 +71,10 @@ locals {
     # Only the ARN: the key itself stays in Secrets Manager.
     cequence_redact_key_secret_arn  = local.redact_enabled ? aws_secretsmanager_secret.redact_key[0].arn : ""
     cequence_max_concurrent_objects = tostring(var.cequence_max_concurrent_objects)
-    cequence_require_enabled_tag = tostring(var.cequence_require_enabled_tag)
-    cequence_tag_cache_s         = tostring(var.cequence_tag_cache_s)
-    cequence_ca_cert_pem         = var.cequence_ca_cert_pem
-    cequence_tls_insecure        = tostring(var.cequence_tls_insecure)
+    cequence_require_enabled_tag    = tostring(var.cequence_require_enabled_tag)
+    cequence_tag_cache_s            = tostring(var.cequence_tag_cache_s)
+    cequence_ca_cert_pem            = var.cequence_ca_cert_pem
+    cequence_tls_insecure           = tostring(var.cequence_tls_insecure)
     # The function itself refuses http:// endpoints unless told otherwise.
     cequence_allow_insecure_endpoints = tostring(var.allow_insecure_endpoints)
   }

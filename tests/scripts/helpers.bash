@@ -26,8 +26,9 @@ common_setup() {
     "${AWS_ENDPOINT_URL}/moto-api/reset"
 
   REPO="${BATS_TEST_TMPDIR}/repo"
-  mkdir -p "${REPO}/terraform" "${REPO}/target/lambda/cf-passive-lambda"
+  mkdir -p "${REPO}/terraform" "${REPO}/target/lambda/cf-passive-lambda" "${REPO}/lambda"
   cp -R "${ROOT}/scripts" "${REPO}/scripts"
+  cp "${ROOT}/lambda/settings.tsv" "${REPO}/lambda/settings.tsv"
   cp "${ROOT}/.env.example" "${REPO}/.env.example"
   : >"${REPO}/target/lambda/cf-passive-lambda/bootstrap.zip"
 
