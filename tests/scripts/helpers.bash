@@ -84,7 +84,11 @@ cequence_log_level=info
 ENV
   local line
   for line in "$@"; do printf '%s\n' "${line}" >>"${REPO}/.env"; done
+  chmod 600 "${REPO}/.env"
 }
+
+# A tfvars file with the alignment padding before "=" removed.
+tfvars_normalized() { sed -E 's/^([a-z_0-9]+) +=/\1 =/' "$1"; }
 
 # Create a distribution in moto; prints its id. Optional arg: Logging JSON.
 create_distribution() {
