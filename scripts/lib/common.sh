@@ -179,7 +179,8 @@ tf_read_outputs() {
 # Print one terraform output value (raw string).
 #######################################
 tf_output() {
-  jq -r --arg k "$1" '.[$k].value // empty | if type == "string" then . else tojson end' \
+  # Not `// empty`: that would also drop a false value.
+  jq -r --arg k "$1" '.[$k].value | if . == null then empty elif type == "string" then . else tojson end' \
     <<<"${TF_OUTPUTS}"
 }
 
