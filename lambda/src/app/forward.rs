@@ -329,6 +329,7 @@ impl App {
             None => {}
         }
         causes.extend(panicked.clone());
+        facts.retry_cause = causes.first().cloned();
 
         // Refused batches go to the failure queue, one message each.
         let mut parked = Vec::new();
