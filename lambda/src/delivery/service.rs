@@ -267,8 +267,24 @@ impl ObjectDelivery {
                 None => {
                     // Nothing running and the window still full: its oldest
                     // batches failed. The object will be resumed from them;
-                    // sending further ahead would only be re-sent.
+                    // sending further ahead would only be re-sent. The batch
+                    // is accounted for as failed, for the same reason.
                     self.stalled = true;
+                    let (reason, retryable) = match self.shared.auth_failure() {
+                        Some(reason) => (reason, false),
+                        None => (
+                            "not sent: an earlier batch of the object was not delivered".into(),
+                            true,
+                        ),
+                    };
+                    self.report.failed.push(FailedBatch {
+                        index: batch.index,
+                        transactions: batch.transactions,
+                        reason,
+                        retryable,
+                        status: None,
+                        answer: String::new(),
+                    });
                     return;
                 }
             }
