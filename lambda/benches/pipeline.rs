@@ -4,9 +4,7 @@
 
 use std::io::{Cursor, Read, Write};
 
-use cf_passive::core::pipeline::{
-    process_object, AllowAll, BatchingSink, Flow, PipelineOptions,
-};
+use cf_passive::core::pipeline::{process_object, AllowAll, BatchingSink, Flow, PipelineOptions};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flate2::write::GzEncoder;
 use flate2::Compression;

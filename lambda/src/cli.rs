@@ -10,9 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::core::filter::not_a_log;
 use crate::core::object::ObjectId;
-use crate::core::pipeline::{
-    process_object, AllowAll, Flow, PipelineOptions, TransactionSink,
-};
+use crate::core::pipeline::{process_object, AllowAll, Flow, PipelineOptions, TransactionSink};
 use crate::report;
 
 #[derive(Debug, Parser)]

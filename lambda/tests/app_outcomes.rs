@@ -53,7 +53,10 @@ async fn each_failure_maps_to_its_outcome() {
 
     for (name, retried) in [("denied", true), ("throttled", true), ("panics", true)] {
         let err = app.handle(&event(&[&key(name)])).await.unwrap_err();
-        assert!(matches!(err, HandlerError::Retryable { .. }), "{name}: {err}");
+        assert!(
+            matches!(err, HandlerError::Retryable { .. }),
+            "{name}: {err}"
+        );
         let text = err.to_string();
         assert!(text.contains(&key(name)), "names the object: {text}");
         assert!(text.contains("AWS retries"), "says what happens: {text}");
@@ -63,21 +66,33 @@ async fn each_failure_maps_to_its_outcome() {
     assert!(denied.to_string().contains("s3:GetObject"), "{denied}");
 
     let missing = app.handle(&event(&[&key("missing")])).await.unwrap();
-    assert_eq!(missing["skipped"], 1, "a deleted object is acknowledged: {missing}");
+    assert_eq!(
+        missing["skipped"], 1,
+        "a deleted object is acknowledged: {missing}"
+    );
 
     let corrupt = app.handle(&event(&[&key("corrupt")])).await.unwrap();
     assert_eq!(corrupt["unreadable"], 1, "{corrupt}");
-    assert!(corrupt["transactions"].as_u64().unwrap() > 0, "records before the fault are sent");
+    assert!(
+        corrupt["transactions"].as_u64().unwrap() > 0,
+        "records before the fault are sent"
+    );
 
     // The enabled-tag lookup fails: retry, nothing sent for that object.
     let tags = Parts {
         tags: Some(Arc::new(FakeTags(HashMap::new()))),
         ..parts(true)
     };
-    tags.store.as_ref().unwrap().put(&key("tagfail"), good.clone());
+    tags.store
+        .as_ref()
+        .unwrap()
+        .put(&key("tagfail"), good.clone());
     let before = s.bridge.requests().len();
     let tag_app = common::app(&s, &tags, Runner::Lambda, 2, BUDGET, 50);
-    let err = tag_app.handle(&event(&[&key("tagfail")])).await.unwrap_err();
+    let err = tag_app
+        .handle(&event(&[&key("tagfail")]))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("cequence-enabled"), "{err}");
     assert_eq!(s.bridge.requests().len(), before);
 
@@ -106,7 +121,10 @@ async fn a_refused_batch_is_parked_and_no_longer_retried_by_aws() {
     p.store.as_ref().unwrap().put(&k, body.clone());
     let app = app(&s, &p, Runner::Lambda, 2, BUDGET, 50);
 
-    let out = app.handle(&event(&[&k])).await.expect("a 400 does not fail the invocation");
+    let out = app
+        .handle(&event(&[&k]))
+        .await
+        .expect("a 400 does not fail the invocation");
     assert_eq!(out["parked_batches"], 1, "{out}");
     assert_eq!(s.attempts(&refused), 1, "a 400 is sent once");
     let queue = p.queue.as_ref().unwrap();
@@ -125,7 +143,11 @@ async fn a_refused_batch_is_parked_and_no_longer_retried_by_aws() {
     let command = common::app(&s, &p, Runner::Command, 2, BUDGET, 50);
     let drained = drain_failure_queue(&command, queue.as_ref()).await;
     assert_eq!((drained.deleted, drained.kept, drained.failures), (1, 0, 0));
-    assert_eq!(s.bridge.requests().len(), requests_before + 1, "exactly one batch");
+    assert_eq!(
+        s.bridge.requests().len(),
+        requests_before + 1,
+        "exactly one batch"
+    );
     assert_eq!(s.delivered(&refused), 1);
     let expected = expected_ids(&text, &k);
     let received = s.received();
@@ -164,23 +186,44 @@ async fn a_retry_resumes_after_the_checkpoint_and_removes_it() {
     let app = app(&s, &p, Runner::Lambda, max_in_flight, BUDGET, 50);
 
     let err = app.handle(&event(&[&k])).await.unwrap_err();
-    assert!(err.to_string().contains("batches 0..4 are not sent again"), "{err}");
+    assert!(
+        err.to_string().contains("batches 0..4 are not sent again"),
+        "{err}"
+    );
     let fingerprint = batch_fingerprint(&options(50));
-    assert_eq!(store.tag(&k, CHECKPOINT_TAG), Some(format!("5:{fingerprint}")));
+    assert_eq!(
+        store.tag(&k, CHECKPOINT_TAG),
+        Some(format!("5:{fingerprint}"))
+    );
     // The window: nothing beyond max_in_flight - 1 batches after the failed one.
-    let ahead = (6..20).filter(|i| s.delivered(&batch_key(&k, &body, *i)) > 0).count();
-    assert!(ahead < max_in_flight, "{ahead} batches delivered past the failed one");
+    let ahead = (6..20)
+        .filter(|i| s.delivered(&batch_key(&k, &body, *i)) > 0)
+        .count();
+    assert!(
+        ahead < max_in_flight,
+        "{ahead} batches delivered past the failed one"
+    );
 
     s.set_faults("");
     let out = app.handle(&event(&[&k])).await.unwrap();
     assert_eq!(store.tag(&k, CHECKPOINT_TAG), None, "removed after success");
     for i in 0..5 {
-        assert_eq!(s.delivered(&batch_key(&k, &body, i)), 1, "batch {i} not resent");
+        assert_eq!(
+            s.delivered(&batch_key(&k, &body, i)),
+            1,
+            "batch {i} not resent"
+        );
     }
     let received = s.received();
-    assert_eq!(id_set(&expected_ids(&text, &k)), received.keys().cloned().collect());
+    assert_eq!(
+        id_set(&expected_ids(&text, &k)),
+        received.keys().cloned().collect()
+    );
     let duplicates: usize = received.values().map(|n| n - 1).sum();
-    assert!(duplicates <= (max_in_flight - 1) * 50, "{duplicates} duplicates");
+    assert!(
+        duplicates <= (max_in_flight - 1) * 50,
+        "{duplicates} duplicates"
+    );
     assert!(out["transactions"].as_u64().unwrap() > 0);
 
     // Changed batch settings ignore an old checkpoint; --from-start too.
@@ -188,7 +231,11 @@ async fn a_retry_resumes_after_the_checkpoint_and_removes_it() {
     let requests = s.bridge.requests().len();
     app.handle(&event(&[&k])).await.unwrap();
     let batches = expected_ids(&text, &k).len().div_ceil(50);
-    assert_eq!(s.bridge.requests().len() - requests, batches, "sent from the start");
+    assert_eq!(
+        s.bridge.requests().len() - requests,
+        batches,
+        "sent from the start"
+    );
 }
 
 /// The same failure gives the same disposition whoever runs it.
@@ -213,7 +260,11 @@ async fn lambda_process_replay_and_from_dlq_agree() {
             let p = parts(true);
             p.store.as_ref().unwrap().put(&k, body.clone());
             s.set_faults(faults);
-            let r = if runner == "lambda" { Runner::Lambda } else { Runner::Command };
+            let r = if runner == "lambda" {
+                Runner::Lambda
+            } else {
+                Runner::Command
+            };
             let app = app(&s, &p, r, 1, BUDGET, 50);
             let disposition = match runner {
                 "lambda" => {
@@ -242,7 +293,9 @@ async fn lambda_process_replay_and_from_dlq_agree() {
                     assert_eq!(unopened, 0);
                     outcomes[0].disposition
                 }
-                "replay" => replay_objects(&app, &[ObjectId::new(BUCKET, &k)], false).await[0].disposition,
+                "replay" => {
+                    replay_objects(&app, &[ObjectId::new(BUCKET, &k)], false).await[0].disposition
+                }
                 _ => {
                     let queue = p.queue.clone().unwrap();
                     queue.push(&on_failure_record(&common::event(&[&k])));
@@ -259,7 +312,10 @@ async fn lambda_process_replay_and_from_dlq_agree() {
             seen.push((runner, disposition));
         }
         for (runner, disposition) in &seen {
-            assert_eq!(*disposition, want, "{faults}: {runner} gave {disposition:?}: {seen:?}");
+            assert_eq!(
+                *disposition, want,
+                "{faults}: {runner} gave {disposition:?}: {seen:?}"
+            );
         }
     }
 }

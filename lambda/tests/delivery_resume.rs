@@ -45,12 +45,19 @@ async fn skips_the_checkpoint_and_reports_the_settled_prefix() {
     assert_eq!(report.skipped_batches, 5);
     assert_eq!(report.settled_prefix, 9, "{report:?}");
     for index in 0..5 {
-        assert_eq!(s.attempts(&idempotency_key(&object(), index)), 0, "batch {index} skipped");
+        assert_eq!(
+            s.attempts(&idempotency_key(&object(), index)),
+            0,
+            "batch {index} skipped"
+        );
     }
     let ahead = (10..30)
         .filter(|i| s.delivered(&idempotency_key(&object(), *i)) > 0)
         .count();
-    assert!(ahead < max_in_flight, "{ahead} delivered past the failed batch");
+    assert!(
+        ahead < max_in_flight,
+        "{ahead} delivered past the failed batch"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,6 +73,10 @@ async fn sends_exactly_the_selected_batches() {
     assert_eq!((report.batches_sent, report.skipped_batches), (2, 8));
     for index in 0..10 {
         let want = usize::from(only.contains(&index));
-        assert_eq!(s.attempts(&idempotency_key(&object(), index)), want, "batch {index}");
+        assert_eq!(
+            s.attempts(&idempotency_key(&object(), index)),
+            want,
+            "batch {index}"
+        );
     }
 }

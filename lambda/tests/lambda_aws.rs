@@ -575,7 +575,10 @@ async fn a_refused_batch_is_parked_on_sqs_and_replayed_from_it() {
     let queue = env.queue().await;
     let handler = env.app(None, Some(queue.clone()), Runner::Lambda);
     let event = json!({"Records": [record(&env.bucket, key, 1)]});
-    let out = handler.handle(&event).await.expect("a 400 is not retried by AWS");
+    let out = handler
+        .handle(&event)
+        .await
+        .expect("a 400 is not retried by AWS");
     assert_eq!(out["parked_batches"], 1, "{out}");
     let attempts = env
         .bridge
@@ -590,7 +593,10 @@ async fn a_refused_batch_is_parked_on_sqs_and_replayed_from_it() {
     assert_eq!(messages.len(), 1);
     let parked = ParkedBatch::from_body(&messages[0].body).unwrap();
     assert_eq!(parked.object, format!("s3://{}/{key}", env.bucket));
-    assert_eq!((parked.version.as_str(), parked.batch, parked.status), (etag.as_str(), 1, 400));
+    assert_eq!(
+        (parked.version.as_str(), parked.batch, parked.status),
+        (etag.as_str(), 1, 400)
+    );
 
     // Fixed: replay --from-dlq sends exactly that batch and deletes the message.
     env.bridge.set_faults(Default::default());
@@ -613,18 +619,34 @@ async fn checkpoint_tags_on_s3_keep_the_owners_tags() {
     };
     let object = ObjectId::new(&env.bucket, key);
     assert_eq!(store.get_tag(&object, CHECKPOINT_TAG).await.unwrap(), None);
-    store.set_tag(&object, "owner", Some("team-a")).await.unwrap();
-    store.set_tag(&object, CHECKPOINT_TAG, Some("3:00ff00ff00ff00ff")).await.unwrap();
+    store
+        .set_tag(&object, "owner", Some("team-a"))
+        .await
+        .unwrap();
+    store
+        .set_tag(&object, CHECKPOINT_TAG, Some("3:00ff00ff00ff00ff"))
+        .await
+        .unwrap();
     assert_eq!(
-        store.get_tag(&object, CHECKPOINT_TAG).await.unwrap().as_deref(),
+        store
+            .get_tag(&object, CHECKPOINT_TAG)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("3:00ff00ff00ff00ff")
     );
     store.set_tag(&object, CHECKPOINT_TAG, None).await.unwrap();
     assert_eq!(store.get_tag(&object, CHECKPOINT_TAG).await.unwrap(), None);
-    assert_eq!(store.get_tag(&object, "owner").await.unwrap().as_deref(), Some("team-a"));
+    assert_eq!(
+        store.get_tag(&object, "owner").await.unwrap().as_deref(),
+        Some("team-a")
+    );
     // Our tag alone: removing it leaves no tag set (DeleteObjectTagging).
     store.set_tag(&object, "owner", None).await.unwrap();
-    store.set_tag(&object, CHECKPOINT_TAG, Some("1:ab")).await.unwrap();
+    store
+        .set_tag(&object, CHECKPOINT_TAG, Some("1:ab"))
+        .await
+        .unwrap();
     store.set_tag(&object, CHECKPOINT_TAG, None).await.unwrap();
     let left = s3(&env.sdk)
         .get_object_tagging()

@@ -5,8 +5,8 @@ use std::io::{Cursor, Write};
 use std::path::PathBuf;
 
 use cf_passive::core::pipeline::{
-    process_object, AllowAll, DistributionGate, Flow, PipelineError, PipelineOptions,
-    Processed, TransactionSink,
+    process_object, AllowAll, DistributionGate, Flow, PipelineError, PipelineOptions, Processed,
+    TransactionSink,
 };
 use flate2::write::GzEncoder;
 use flate2::Compression;

@@ -117,7 +117,14 @@ async fn soak_nothing_lost_under_faults() {
     for o in &objects {
         parts.store.as_ref().unwrap().put(&o.key, o.body.clone());
     }
-    let lambda = app(&s, &parts, Runner::Lambda, MAX_IN_FLIGHT, BUDGET, BATCH_SIZE);
+    let lambda = app(
+        &s,
+        &parts,
+        Runner::Lambda,
+        MAX_IN_FLIGHT,
+        BUDGET,
+        BATCH_SIZE,
+    );
     let queue = parts.queue.clone().unwrap();
 
     // Each object in its own event, as S3 sends them; AWS's retries simulated.
@@ -154,19 +161,33 @@ async fn soak_nothing_lost_under_faults() {
             "refused batch {b} of object {i} is on the failure queue"
         );
     }
-    assert!(failed_events >= outage.len(), "the outage's events are on the failure queue");
+    assert!(
+        failed_events >= outage.len(),
+        "the outage's events are on the failure queue"
+    );
     let received_before_replay: usize = s.received().values().sum();
 
     // The cause is fixed: the operator replays the failure queue.
     s.set_faults("");
-    let operator = app(&s, &parts, Runner::Command, MAX_IN_FLIGHT, BUDGET, BATCH_SIZE);
+    let operator = app(
+        &s,
+        &parts,
+        Runner::Command,
+        MAX_IN_FLIGHT,
+        BUDGET,
+        BATCH_SIZE,
+    );
     let drained = tokio::time::timeout(
         Duration::from_secs(60),
         drain_failure_queue(&operator, queue.as_ref()),
     )
     .await
     .expect("the replay finishes");
-    assert!(queue.bodies().is_empty(), "the queue is drained: {:?}", queue.bodies());
+    assert!(
+        queue.bodies().is_empty(),
+        "the queue is drained: {:?}",
+        queue.bodies()
+    );
 
     let received = s.received();
     let expected_total: usize = objects.iter().map(|o| o.expected.len()).sum();
@@ -177,7 +198,11 @@ async fn soak_nothing_lost_under_faults() {
         .count();
     let duplicates: usize = received.values().map(|n| n - 1).sum();
     for (i, b) in &refused {
-        assert_eq!(s.delivered(&objects[*i].batch_key(*b)), 1, "refused batch {b} of object {i} delivered by the replay");
+        assert_eq!(
+            s.delivered(&objects[*i].batch_key(*b)),
+            1,
+            "refused batch {b} of object {i} delivered by the replay"
+        );
     }
     // Duplicated batches per object never exceed max_in_flight per retry
     // (a replay from the failure queue counts as one more).
@@ -212,5 +237,8 @@ async fn soak_nothing_lost_under_faults() {
     );
     assert_eq!(lost, 0, "no transaction lost");
     assert_eq!(drained.kept, 0);
-    assert!(started.elapsed() < Duration::from_secs(120), "bounded in time");
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "bounded in time"
+    );
 }

@@ -28,8 +28,7 @@ use crate::core::checkpoint::{BatchSelection, Checkpoint, CHECKPOINT_TAG};
 use crate::core::filter::not_a_log;
 use crate::core::object::ObjectId;
 use crate::core::pipeline::{
-    process_object, AllowAll, BatchingSink, DistributionGate, Flow, PipelineError,
-    PipelineOptions,
+    process_object, AllowAll, BatchingSink, DistributionGate, Flow, PipelineError, PipelineOptions,
 };
 use crate::core::summary::Summary;
 use crate::delivery::{Delivery, DeliveryReport};
@@ -97,7 +96,10 @@ impl std::fmt::Debug for App {
         f.debug_struct("App")
             .field("fingerprint", &self.fingerprint)
             .field("tag_check", &self.tags.is_some())
-            .field("failure_queue", &self.queue.as_ref().map(|q| q.name().to_string()))
+            .field(
+                "failure_queue",
+                &self.queue.as_ref().map(|q| q.name().to_string()),
+            )
             .field("runner", &self.runner)
             .finish_non_exhaustive()
     }
@@ -187,7 +189,10 @@ impl App {
             } => {
                 if *version != id.version || *settings != self.fingerprint {
                     let why = if *version != id.version {
-                        format!("the object changed since (version {} now, {version} then)", id.version)
+                        format!(
+                            "the object changed since (version {} now, {version} then)",
+                            id.version
+                        )
                     } else {
                         "the batch settings changed since".to_string()
                     };
@@ -202,7 +207,8 @@ impl App {
         };
         let body = Body::Stream(opened.body);
         let streamed = self.stream(body, &id, selection.clone()).await;
-        self.conclude(id, streamed, &selection, existing, park).await
+        self.conclude(id, streamed, &selection, existing, park)
+            .await
     }
 
     /// A local file standing for an S3 object (`process`): no checkpoint.
@@ -212,7 +218,9 @@ impl App {
         reader: impl Read + Send + 'static,
     ) -> ObjectOutcome {
         let selection = BatchSelection::default();
-        let streamed = self.stream(Body::Reader(Box::new(reader)), &id, selection.clone()).await;
+        let streamed = self
+            .stream(Body::Reader(Box::new(reader)), &id, selection.clone())
+            .await;
         self.conclude(id, streamed, &selection, None, true).await
     }
 
@@ -350,7 +358,10 @@ impl App {
                             match queue.send(&message.to_body()).await {
                                 Ok(()) => true,
                                 Err(e) => {
-                                    causes.push(format!("batch {} could not be parked: {e}", failed.index));
+                                    causes.push(format!(
+                                        "batch {} could not be parked: {e}",
+                                        failed.index
+                                    ));
                                     false
                                 }
                             }
@@ -389,7 +400,10 @@ impl App {
                 };
                 let unchanged = existing.as_ref() == Some(&checkpoint);
                 if prefix > 0 && !unchanged {
-                    match store.set_tag(&id, CHECKPOINT_TAG, Some(&checkpoint.to_tag())).await {
+                    match store
+                        .set_tag(&id, CHECKPOINT_TAG, Some(&checkpoint.to_tag()))
+                        .await
+                    {
                         Ok(()) => {}
                         Err(e) => {
                             warn!("{e}; the checkpoint was not written, so the retry sends the object from batch {first}");
@@ -548,7 +562,10 @@ impl App {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis())
                 .unwrap_or_default();
-            println!("{}", crate::report::emf_line(function_name, summary, now_ms));
+            println!(
+                "{}",
+                crate::report::emf_line(function_name, summary, now_ms)
+            );
         }
     }
 }

@@ -62,7 +62,10 @@ impl App {
 }
 
 /// The invocation's result for the outcomes of its objects.
-pub fn invocation_result(outcomes: &[ObjectOutcome], ignored: usize) -> Result<Value, HandlerError> {
+pub fn invocation_result(
+    outcomes: &[ObjectOutcome],
+    ignored: usize,
+) -> Result<Value, HandlerError> {
     let retries: Vec<&ObjectOutcome> = outcomes
         .iter()
         .filter(|o| o.disposition.fails_invocation())
@@ -71,7 +74,10 @@ pub fn invocation_result(outcomes: &[ObjectOutcome], ignored: usize) -> Result<V
         return Err(HandlerError::Retryable {
             failed: retries.len(),
             total: outcomes.len(),
-            first: first.message.clone().unwrap_or_else(|| first.object.to_string()),
+            first: first
+                .message
+                .clone()
+                .unwrap_or_else(|| first.object.to_string()),
         });
     }
     let count = |d: Disposition| outcomes.iter().filter(|o| o.disposition == d).count();

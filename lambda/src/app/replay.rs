@@ -19,8 +19,16 @@ use crate::core::object::ObjectId;
 const HIDE_S: i32 = 900;
 
 /// Replays objects given as `s3://bucket/key`. Returns each one's outcome.
-pub async fn replay_objects(app: &App, objects: &[ObjectId], from_start: bool) -> Vec<ObjectOutcome> {
-    let plan = if from_start { Plan::FromStart } else { Plan::Resume };
+pub async fn replay_objects(
+    app: &App,
+    objects: &[ObjectId],
+    from_start: bool,
+) -> Vec<ObjectOutcome> {
+    let plan = if from_start {
+        Plan::FromStart
+    } else {
+        Plan::Resume
+    };
     let mut outcomes = Vec::new();
     for object in objects {
         let event = ObjectEvent {
@@ -138,9 +146,17 @@ pub async fn drain_failure_queue(app: &App, queue: &dyn FailureQueue) -> Drained
     }
 }
 
-async fn settle(queue: &dyn FailureQueue, message: &QueueMessage, done: bool, drained: &mut Drained) {
+async fn settle(
+    queue: &dyn FailureQueue,
+    message: &QueueMessage,
+    done: bool,
+    drained: &mut Drained,
+) {
     if !done {
-        error!("message {}: not delivered yet; left in the queue", message.id);
+        error!(
+            "message {}: not delivered yet; left in the queue",
+            message.id
+        );
         drained.kept += 1;
         return;
     }

@@ -42,10 +42,7 @@ pub async fn build_app(
     reach: Reach,
     failure_queue_url: Option<&str>,
 ) -> Result<App, StartError> {
-    let settings = config
-        .bridge
-        .clone()
-        .ok_or("bridge settings are missing")?;
+    let settings = config.bridge.clone().ok_or("bridge settings are missing")?;
     let needs_aws = reach == Reach::S3
         || failure_queue_url.is_some()
         || matches!(settings.client_secret, SecretSource::SecretsManager { .. });
@@ -75,14 +72,18 @@ pub async fn build_app(
         _ => None,
     };
     let tags: Option<Arc<dyn TagSource>> = match (reach, &sdk) {
-        (Reach::S3, Some(sdk)) if config.require_enabled_tag => Some(Arc::new(CloudFrontTags::new(
-            aws_sdk_cloudfront::Client::new(sdk),
-            aws_sdk_sts::Client::new(sdk),
-            None, // from the first event's function ARN, else STS
-            config.tag_cache_ttl,
-        ))),
+        (Reach::S3, Some(sdk)) if config.require_enabled_tag => {
+            Some(Arc::new(CloudFrontTags::new(
+                aws_sdk_cloudfront::Client::new(sdk),
+                aws_sdk_sts::Client::new(sdk),
+                None, // from the first event's function ARN, else STS
+                config.tag_cache_ttl,
+            )))
+        }
         (Reach::S3, _) => {
-            warn!("cequence_require_enabled_tag=false: records of every distribution are forwarded");
+            warn!(
+                "cequence_require_enabled_tag=false: records of every distribution are forwarded"
+            );
             None
         }
         (Reach::LocalFiles, _) => None, // the tag check applies to S3 objects
@@ -151,9 +152,21 @@ fn command_failures(outcomes: &[ObjectOutcome]) -> usize {
 }
 
 /// `process FILE...` to the bridge: exit 0 only when every transaction was accepted.
-pub async fn process(config: Config, files: &[PathBuf], bucket: &str, key: Option<&str>) -> ExitCode {
+pub async fn process(
+    config: Config,
+    files: &[PathBuf],
+    bucket: &str,
+    key: Option<&str>,
+) -> ExitCode {
     let queue_url = config.failure_queue_url.clone();
-    let app = match build_app(&config, Runner::Command, Reach::LocalFiles, queue_url.as_deref()).await {
+    let app = match build_app(
+        &config,
+        Runner::Command,
+        Reach::LocalFiles,
+        queue_url.as_deref(),
+    )
+    .await
+    {
         Ok(app) => app,
         Err(e) => {
             error!("{e}");
@@ -192,7 +205,10 @@ pub async fn replay(
             }
         }
     }
-    let queue_url = dlq.clone().flatten().or_else(|| config.failure_queue_url.clone());
+    let queue_url = dlq
+        .clone()
+        .flatten()
+        .or_else(|| config.failure_queue_url.clone());
     let app = match build_app(&config, Runner::Command, Reach::S3, queue_url.as_deref()).await {
         Ok(app) => app,
         Err(e) => {

@@ -50,7 +50,10 @@ pub enum StoreError {
 /// Where log objects come from, and where their checkpoint tag lives (S3 in
 /// production; a map in tests).
 pub trait ObjectStore: Send + Sync {
-    fn open<'a>(&'a self, object: &'a ObjectId) -> AdapterFuture<'a, Result<OpenedObject, StoreError>>;
+    fn open<'a>(
+        &'a self,
+        object: &'a ObjectId,
+    ) -> AdapterFuture<'a, Result<OpenedObject, StoreError>>;
 
     /// The value of the object's tag `name`, if it has one.
     fn get_tag<'a>(
@@ -140,7 +143,10 @@ impl S3Store {
 }
 
 impl ObjectStore for S3Store {
-    fn open<'a>(&'a self, object: &'a ObjectId) -> AdapterFuture<'a, Result<OpenedObject, StoreError>> {
+    fn open<'a>(
+        &'a self,
+        object: &'a ObjectId,
+    ) -> AdapterFuture<'a, Result<OpenedObject, StoreError>> {
         async move {
             let output = self
                 .client
@@ -196,15 +202,13 @@ impl ObjectStore for S3Store {
                 .filter(|t| t.key() != name)
                 .collect();
             if let Some(value) = value {
-                let tag = Tag::builder()
-                    .key(name)
-                    .value(value)
-                    .build()
-                    .map_err(|e| StoreError::Transient {
+                let tag = Tag::builder().key(name).value(value).build().map_err(|e| {
+                    StoreError::Transient {
                         object: object.clone(),
                         action: "s3:PutObjectTagging",
                         message: e.to_string(),
-                    })?;
+                    }
+                })?;
                 tags.push(tag);
             }
             self.write_tags(object, tags).await

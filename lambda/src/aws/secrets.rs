@@ -8,7 +8,8 @@ use crate::secret::SecretString;
 
 /// Reads the OAuth client secret named by `cequence_client_secret_arn`.
 pub trait SecretReader: Send + Sync {
-    fn client_secret<'a>(&'a self, arn: &'a str) -> AdapterFuture<'a, Result<SecretString, String>>;
+    fn client_secret<'a>(&'a self, arn: &'a str)
+        -> AdapterFuture<'a, Result<SecretString, String>>;
 }
 
 /// The real Secrets Manager.
@@ -20,7 +21,10 @@ pub struct SecretsManager {
 impl SecretReader for SecretsManager {
     /// A raw `SecretString` is the client secret; a JSON object with a
     /// `client_secret` (or `cequence_client_secret`) key is accepted too.
-    fn client_secret<'a>(&'a self, arn: &'a str) -> AdapterFuture<'a, Result<SecretString, String>> {
+    fn client_secret<'a>(
+        &'a self,
+        arn: &'a str,
+    ) -> AdapterFuture<'a, Result<SecretString, String>> {
         async move {
             let output = self
                 .client

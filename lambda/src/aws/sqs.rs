@@ -22,7 +22,11 @@ pub trait FailureQueue: Send + Sync {
     fn send<'a>(&'a self, body: &'a str) -> AdapterFuture<'a, Result<(), String>>;
     /// Up to `max` messages, hidden from other readers for `hide_s` seconds;
     /// empty when the queue is (momentarily) empty.
-    fn receive(&self, max: i32, hide_s: i32) -> AdapterFuture<'_, Result<Vec<QueueMessage>, String>>;
+    fn receive(
+        &self,
+        max: i32,
+        hide_s: i32,
+    ) -> AdapterFuture<'_, Result<Vec<QueueMessage>, String>>;
     fn delete<'a>(&'a self, receipt: &'a str) -> AdapterFuture<'a, Result<(), String>>;
 }
 
@@ -47,12 +51,22 @@ impl FailureQueue for SqsQueue {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| format!("sqs:SendMessage to {}: {}", self.url, describe_sdk_error(&e)))
+                .map_err(|e| {
+                    format!(
+                        "sqs:SendMessage to {}: {}",
+                        self.url,
+                        describe_sdk_error(&e)
+                    )
+                })
         }
         .boxed()
     }
 
-    fn receive(&self, max: i32, hide_s: i32) -> AdapterFuture<'_, Result<Vec<QueueMessage>, String>> {
+    fn receive(
+        &self,
+        max: i32,
+        hide_s: i32,
+    ) -> AdapterFuture<'_, Result<Vec<QueueMessage>, String>> {
         async move {
             let received = self
                 .client
@@ -86,7 +100,13 @@ impl FailureQueue for SqsQueue {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| format!("sqs:DeleteMessage on {}: {}", self.url, describe_sdk_error(&e)))
+                .map_err(|e| {
+                    format!(
+                        "sqs:DeleteMessage on {}: {}",
+                        self.url,
+                        describe_sdk_error(&e)
+                    )
+                })
         }
         .boxed()
     }

@@ -23,8 +23,10 @@ pub enum TagState {
 /// production; a map in tests). Errors are retryable by nature. Where the
 /// check is turned off there is no `TagSource` at all (`None`).
 pub trait TagSource: Send + Sync {
-    fn tag_state<'a>(&'a self, distribution_id: &'a str)
-        -> AdapterFuture<'a, Result<TagState, String>>;
+    fn tag_state<'a>(
+        &'a self,
+        distribution_id: &'a str,
+    ) -> AdapterFuture<'a, Result<TagState, String>>;
 
     /// The invoked function's account, when the event tells it.
     fn learn_account_id(&self, _account_id: &str) {}

@@ -68,5 +68,5 @@ pub mod token;
 
 pub use error::{DeliveryError, TokenError};
 pub use request::{idempotency_key, join_url};
-pub use service::{Delivery, DeliveryReport, FailedBatch, ObjectDelivery};
 pub use retry::classify;
+pub use service::{Delivery, DeliveryReport, FailedBatch, ObjectDelivery};

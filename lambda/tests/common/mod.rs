@@ -19,7 +19,9 @@ use cf_passive::aws::AdapterFuture;
 use cf_passive::core::batch::BatchLimits;
 use cf_passive::core::checkpoint::batch_fingerprint;
 use cf_passive::core::object::ObjectId;
-use cf_passive::core::pipeline::{process_object, AllowAll, Flow, PipelineOptions, TransactionSink};
+use cf_passive::core::pipeline::{
+    process_object, AllowAll, Flow, PipelineOptions, TransactionSink,
+};
 use cf_passive::delivery::{AuthStyle, Delivery, SecretSource, Settings};
 use cf_passive::secret::SecretString;
 use cf_passive_testkit::{
@@ -32,7 +34,10 @@ use serde_json::{json, Value};
 /// What the fake S3 holds under a key.
 #[derive(Clone)]
 pub enum FakeObject {
-    Bytes { body: Vec<u8>, etag: String },
+    Bytes {
+        body: Vec<u8>,
+        etag: String,
+    },
     Denied,
     Throttled,
     /// A body whose first read panics (a bug in a reader).
@@ -61,7 +66,10 @@ impl FakeStore {
     pub fn set_tag_for_test(&self, key: &str, checkpoint: &str) {
         self.tags.lock().unwrap().insert(
             key.into(),
-            vec![(cf_passive::core::checkpoint::CHECKPOINT_TAG.into(), checkpoint.into())],
+            vec![(
+                cf_passive::core::checkpoint::CHECKPOINT_TAG.into(),
+                checkpoint.into(),
+            )],
         );
     }
     pub fn tag(&self, key: &str, name: &str) -> Option<String> {
@@ -86,7 +94,10 @@ impl tokio::io::AsyncRead for PanickingBody {
 }
 
 impl ObjectStore for FakeStore {
-    fn open<'a>(&'a self, object: &'a ObjectId) -> AdapterFuture<'a, Result<OpenedObject, StoreError>> {
+    fn open<'a>(
+        &'a self,
+        object: &'a ObjectId,
+    ) -> AdapterFuture<'a, Result<OpenedObject, StoreError>> {
         let found = self.objects.lock().unwrap().get(&object.key).cloned();
         async move {
             match found {
@@ -215,7 +226,11 @@ impl FailureQueue for FakeQueue {
         self.push(body);
         async { Ok(()) }.boxed()
     }
-    fn receive(&self, max: i32, _hide_s: i32) -> AdapterFuture<'_, Result<Vec<QueueMessage>, String>> {
+    fn receive(
+        &self,
+        max: i32,
+        _hide_s: i32,
+    ) -> AdapterFuture<'_, Result<Vec<QueueMessage>, String>> {
         let mut out = Vec::new();
         for (id, body, hidden) in self.messages.lock().unwrap().iter_mut() {
             if !*hidden && out.len() < max as usize {
@@ -230,7 +245,10 @@ impl FailureQueue for FakeQueue {
         async move { Ok(out) }.boxed()
     }
     fn delete<'a>(&'a self, receipt: &'a str) -> AdapterFuture<'a, Result<(), String>> {
-        self.messages.lock().unwrap().retain(|(id, _, _)| id != receipt);
+        self.messages
+            .lock()
+            .unwrap()
+            .retain(|(id, _, _)| id != receipt);
         async { Ok(()) }.boxed()
     }
 }
@@ -243,7 +261,9 @@ pub struct Servers {
 }
 
 pub async fn servers(faults: &str) -> Servers {
-    let oauth = OAuthTestServer::start(OAuthConfig::default()).await.unwrap();
+    let oauth = OAuthTestServer::start(OAuthConfig::default())
+        .await
+        .unwrap();
     let bridge = BridgeReceiver::start(BridgeConfig {
         faults: faults.parse().expect("fault script"),
         ..BridgeConfig::default()
@@ -280,7 +300,10 @@ impl Servers {
     pub fn received(&self) -> HashMap<String, usize> {
         let mut ids = HashMap::new();
         for t in self.bridge.transactions() {
-            let id = t.transaction["transaction-id"].as_str().unwrap().to_string();
+            let id = t.transaction["transaction-id"]
+                .as_str()
+                .unwrap()
+                .to_string();
             *ids.entry(id).or_insert(0) += 1;
         }
         ids
@@ -320,7 +343,14 @@ pub struct Parts {
     pub queue: Option<Arc<FakeQueue>>,
 }
 
-pub fn app(servers: &Servers, parts: &Parts, runner: Runner, max_in_flight: usize, budget: Duration, batch_size: usize) -> App {
+pub fn app(
+    servers: &Servers,
+    parts: &Parts,
+    runner: Runner,
+    max_in_flight: usize,
+    budget: Duration,
+    batch_size: usize,
+) -> App {
     let options = options(batch_size);
     App {
         fingerprint: batch_fingerprint(&options),
@@ -343,7 +373,11 @@ pub fn key(name: &str) -> String {
 
 pub fn generated(seed: u64, records: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut g = cf_loggen::Generator::new(seed, cf_loggen::Format::Legacy, cf_loggen::Options::default());
+    let mut g = cf_loggen::Generator::new(
+        seed,
+        cf_loggen::Format::Legacy,
+        cf_loggen::Options::default(),
+    );
     g.write_header(&mut out).unwrap();
     g.write_records(&mut out, records).unwrap();
     out
@@ -361,7 +395,8 @@ pub fn expected_ids(text: &[u8], key: &str) -> Vec<String> {
     impl TransactionSink for Ids {
         fn accept(&mut self, encoded: &[u8]) -> Flow {
             let v: Value = serde_json::from_slice(encoded).unwrap();
-            self.0.push(v["transaction-id"].as_str().unwrap().to_string());
+            self.0
+                .push(v["transaction-id"].as_str().unwrap().to_string());
             Flow::Continue
         }
     }

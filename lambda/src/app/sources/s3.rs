@@ -174,7 +174,10 @@ pub(crate) mod tests {
         ]});
         let parsed = parse_event(&event).unwrap();
         assert_eq!(parsed.objects.len(), 2);
-        assert_eq!(parsed.objects[1].object.key, "logs/with space/caf\u{e9} +.gz");
+        assert_eq!(
+            parsed.objects[1].object.key,
+            "logs/with space/caf\u{e9} +.gz"
+        );
         assert_eq!(parsed.objects[1].size, Some(20));
         assert_eq!(parsed.ignored, ["ObjectRemoved:Delete"]);
     }
@@ -198,7 +201,10 @@ pub(crate) mod tests {
         let envelope = json!({"Type": "Notification", "Message": s3.to_string()});
         let sns_in_sqs =
             json!({"Records": [{"eventSource": "aws:sqs", "body": envelope.to_string()}]});
-        assert_eq!(parse_event(&sns_in_sqs).unwrap().objects[0].object.key, "k1");
+        assert_eq!(
+            parse_event(&sns_in_sqs).unwrap().objects[0].object.key,
+            "k1"
+        );
         let failure = json!({"version": "1.0", "requestContext": {"condition": "RetriesExhausted"}, "requestPayload": s3});
         assert_eq!(parse_event(&failure).unwrap().objects[0].object.key, "k1");
         let test_in_sqs = json!({"Records": [{"eventSource": "aws:sqs", "body": "{\"Event\":\"s3:TestEvent\"}"}]});
