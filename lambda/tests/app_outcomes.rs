@@ -58,6 +58,7 @@ async fn each_failure_maps_to_its_outcome() {
             "{name}: {err}"
         );
         let text = err.to_string();
+        println!("{name}: {text}");
         assert!(text.contains(&key(name)), "names the object: {text}");
         assert!(text.contains("AWS retries"), "says what happens: {text}");
         assert!(retried);
@@ -166,6 +167,7 @@ async fn without_a_failure_queue_a_refused_batch_fails_the_invocation() {
     p.store.as_ref().unwrap().put(&k, body);
     let app = app(&s, &p, Runner::Lambda, 1, BUDGET, 50);
     let err = app.handle(&event(&[&k])).await.unwrap_err();
+    println!("no queue: {err}");
     assert!(err.to_string().contains("no failure queue"), "{err}");
     // The checkpoint stops before the refused batch, so the retry resends it.
     let tag = p.store.as_ref().unwrap().tag(&k, CHECKPOINT_TAG).unwrap();

@@ -77,7 +77,11 @@ fn only_config_reads_the_environment() {
         .collect();
     for (path, text) in all {
         for needle in ["std::env::var", "env::var_os", "env::vars"] {
-            assert!(!text.contains(needle), "{} reads the environment", path.display());
+            assert!(
+                !text.contains(needle),
+                "{} reads the environment",
+                path.display()
+            );
         }
     }
 }

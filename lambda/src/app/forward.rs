@@ -410,9 +410,11 @@ impl App {
                         }
                     }
                 }
-                if prefix > 0 {
-                    checkpoint_note = format!("; batches 0..{} are not sent again", prefix - 1);
-                }
+                checkpoint_note = match prefix {
+                    0 => String::new(),
+                    1 => "; batch 0 is not sent again".into(),
+                    n => format!("; batches 0..{} are not sent again", n - 1),
+                };
             } else if disposition.clears_checkpoint() && existing.is_some() {
                 if let Err(e) = store.set_tag(&id, CHECKPOINT_TAG, None).await {
                     warn!("{e}; the checkpoint tag stays (harmless: it names delivered batches)");
@@ -541,7 +543,7 @@ impl App {
         };
         let disposition = decide(&facts);
         let what_next = match self.runner {
-            Runner::Lambda => "the invocation fails so that AWS retries the object",
+            Runner::Lambda => "the invocation fails so that AWS retries the object, then hands it to the failure queue",
             Runner::Command => "run replay again once the cause is fixed",
         };
         let message = format!("{cause}; {what_next}");
