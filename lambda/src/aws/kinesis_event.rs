@@ -313,14 +313,23 @@ mod tests {
         assert_eq!(batch.stream_arn, ARN);
         assert_eq!(batch.stream_name, "cf-passive-realtime");
         assert_eq!(batch.shard_id, "shardId-000000000000");
-        assert_eq!(batch.log_object(), "kinesis://cf-passive-realtime/shardId-000000000000");
+        assert_eq!(
+            batch.log_object(),
+            "kinesis://cf-passive-realtime/shardId-000000000000"
+        );
         assert_eq!(batch.first_sequence_number(), Some(SEQ));
         assert_eq!(batch.records.len(), 2);
         let first = &batch.records[0];
-        assert_eq!(first.data.as_deref(), Some(&b"1575493351.123\t192.0.2.1\n"[..]));
+        assert_eq!(
+            first.data.as_deref(),
+            Some(&b"1575493351.123\t192.0.2.1\n"[..])
+        );
         assert_eq!(first.partition_key.as_deref(), Some("192.0.2.1"));
         assert_eq!(first.approximate_arrival_ms, Some(1_575_493_352_250));
-        assert_eq!(batch.records[1].data, None, "bad base64 is the record's problem, not the batch's");
+        assert_eq!(
+            batch.records[1].data, None,
+            "bad base64 is the record's problem, not the batch's"
+        );
     }
 
     #[test]
@@ -333,11 +342,22 @@ mod tests {
         let batches = parse_kinesis_event(&event).unwrap();
         let shape: Vec<(&str, Vec<&str>)> = batches
             .iter()
-            .map(|b| (b.shard_id.as_str(), b.records.iter().map(|r| r.sequence_number.as_str()).collect()))
+            .map(|b| {
+                (
+                    b.shard_id.as_str(),
+                    b.records
+                        .iter()
+                        .map(|r| r.sequence_number.as_str())
+                        .collect(),
+                )
+            })
             .collect();
         assert_eq!(
             shape,
-            [("shardId-000000000001", vec!["1", "3"]), ("shardId-000000000002", vec!["2"])]
+            [
+                ("shardId-000000000001", vec!["1", "3"]),
+                ("shardId-000000000002", vec!["2"])
+            ]
         );
     }
 
@@ -345,14 +365,27 @@ mod tests {
     fn unusable_events_are_refused_with_the_reason() {
         let s3 = json!({"Records": [{"eventSource": "aws:s3", "s3": {}}]});
         assert!(!is_kinesis_event(&s3));
-        assert!(matches!(parse_kinesis_event(&s3), Err(KinesisEventError::NotKinesis(_))));
+        assert!(matches!(
+            parse_kinesis_event(&s3),
+            Err(KinesisEventError::NotKinesis(_))
+        ));
         assert!(!is_kinesis_event(&json!({})));
-        assert!(matches!(parse_kinesis_event(&json!({})), Err(KinesisEventError::NotKinesis(_))));
+        assert!(matches!(
+            parse_kinesis_event(&json!({})),
+            Err(KinesisEventError::NotKinesis(_))
+        ));
 
-        let cases: [(&str, fn(&mut Value)); 5] = [
-            ("sequenceNumber", |r| r["kinesis"]["sequenceNumber"] = json!(null)),
-            ("sequenceNumber", |r| r["kinesis"]["sequenceNumber"] = json!("12a")),
-            ("eventSourceARN", |r| r["eventSourceARN"] = json!("arn:aws:sqs:us-east-1:1:q")),
+        type Breaker = fn(&mut Value);
+        let cases: [(&str, Breaker); 5] = [
+            ("sequenceNumber", |r| {
+                r["kinesis"]["sequenceNumber"] = json!(null)
+            }),
+            ("sequenceNumber", |r| {
+                r["kinesis"]["sequenceNumber"] = json!("12a")
+            }),
+            ("eventSourceARN", |r| {
+                r["eventSourceARN"] = json!("arn:aws:sqs:us-east-1:1:q")
+            }),
             ("eventID", |r| r["eventID"] = json!("no-colon")),
             ("kinesis", |r| {
                 r.as_object_mut().unwrap().remove("kinesis");
@@ -363,7 +396,10 @@ mod tests {
             break_it(&mut good);
             let event = json!({"Records": [record("shardId-000000000000", "1", &b64("x")), good]});
             let err = parse_kinesis_event(&event).unwrap_err();
-            assert!(matches!(err, KinesisEventError::BadRecord { index: 1, .. }), "{what}: {err}");
+            assert!(
+                matches!(err, KinesisEventError::BadRecord { index: 1, .. }),
+                "{what}: {err}"
+            );
             assert!(err.to_string().contains(what), "{what}: {err}");
         }
     }
@@ -371,7 +407,10 @@ mod tests {
     #[test]
     fn stream_names_come_from_the_arn() {
         assert_eq!(stream_name(ARN), Some("cf-passive-realtime"));
-        assert_eq!(stream_name("arn:aws-cn:kinesis:cn-north-1:1:stream/s"), Some("s"));
+        assert_eq!(
+            stream_name("arn:aws-cn:kinesis:cn-north-1:1:stream/s"),
+            Some("s")
+        );
         assert_eq!(stream_name("cf-passive-realtime"), None);
         assert_eq!(stream_name("arn:aws:kinesis:us-east-1:1:stream/"), None);
     }

@@ -91,7 +91,8 @@ pub const REALTIME_FIELDS: &[&str] = &[
 /// Fields without which no record can become a transaction (contract §4,
 /// malformed rows). A configuration lacking one would make every record
 /// malformed, so it is refused up front.
-pub const REQUIRED_FIELDS: [&str; 5] = ["timestamp", "c-ip", "cs-method", "cs-uri-stem", "sc-status"];
+pub const REQUIRED_FIELDS: [&str; 5] =
+    ["timestamp", "c-ip", "cs-method", "cs-uri-stem", "sc-status"];
 
 /// CloudFront truncates `cs-headers` (and `cs-header-names`) to this many bytes.
 pub const CS_HEADERS_LIMIT: usize = 800;
@@ -105,7 +106,9 @@ pub enum RealtimeFieldsError {
     Unknown { name: String, position: usize },
     #[error("cequence_realtime_fields: field {name:?} is listed twice")]
     Duplicate { name: String },
-    #[error("cequence_realtime_fields lacks {missing:?}: every record would be malformed without them")]
+    #[error(
+        "cequence_realtime_fields lacks {missing:?}: every record would be malformed without them"
+    )]
     MissingRequired { missing: Vec<&'static str> },
 }
 
@@ -225,8 +228,8 @@ impl RealtimeFields {
     /// Maps a Kinesis record's data onto a record. CloudFront escapes every
     /// byte outside printable ASCII, so data that is not UTF-8 is not a line.
     pub fn parse_data<'a>(&self, data: &'a [u8]) -> Result<RealtimeLine<'a>, RealtimeLineError> {
-        let line = std::str::from_utf8(data)
-            .map_err(|e| RealtimeLineError::NotUtf8(e.valid_up_to()))?;
+        let line =
+            std::str::from_utf8(data).map_err(|e| RealtimeLineError::NotUtf8(e.valid_up_to()))?;
         Ok(self.parse_line(line))
     }
 }
@@ -274,11 +277,16 @@ pub enum DistributionKey<'r> {
 /// `cs-host`. `None`: the record cannot be attributed (count it as having no
 /// distribution, like an S3 object no rule matches).
 pub fn distribution_key<'r>(record: &'r Record<'_>) -> Option<DistributionKey<'r>> {
-    let looks_like_id = |s: &&str| (4..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    let looks_like_id =
+        |s: &&str| (4..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric());
     if let Some(id) = record
         .get(Field::DistributionId)
         .filter(looks_like_id)
-        .or_else(|| record.get(Field::PrimaryDistributionId).filter(looks_like_id))
+        .or_else(|| {
+            record
+                .get(Field::PrimaryDistributionId)
+                .filter(looks_like_id)
+        })
     {
         return Some(DistributionKey::Id(id));
     }
@@ -339,7 +347,10 @@ fn percent_decode_bytes(input: &str) -> Cow<'_, [u8]> {
 fn trim_ows(value: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
     let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-    let end = value.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
+    let end = value
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |i| i + 1);
     if start == 0 && end == value.len() {
         return value;
     }
@@ -357,7 +368,9 @@ fn find_separator(text: &str) -> Option<(usize, usize)> {
     while i < bytes.len() {
         match bytes[i] {
             b'\n' => return Some((i, 1)),
-            b'%' if bytes.get(i + 1) == Some(&b'0') && matches!(bytes.get(i + 2), Some(b'A' | b'a')) => {
+            b'%' if bytes.get(i + 1) == Some(&b'0')
+                && matches!(bytes.get(i + 2), Some(b'A' | b'a')) =>
+            {
                 return Some((i, 3));
             }
             _ => i += 1,
@@ -540,8 +553,12 @@ mod tests {
         let fields = RealtimeFields::parse(ALL).unwrap();
         assert_eq!(fields.len(), 45);
         assert_eq!(fields.order_warning(), None);
-        let spaced = RealtimeFields::parse(" timestamp , c-ip,sc-status,cs-method,cs-uri-stem,").unwrap();
-        assert_eq!(spaced.names(), ["timestamp", "c-ip", "sc-status", "cs-method", "cs-uri-stem"]);
+        let spaced =
+            RealtimeFields::parse(" timestamp , c-ip,sc-status,cs-method,cs-uri-stem,").unwrap();
+        assert_eq!(
+            spaced.names(),
+            ["timestamp", "c-ip", "sc-status", "cs-method", "cs-uri-stem"]
+        );
 
         let err = RealtimeFields::parse("timestamp,c-ip,cs-hots,sc-status").unwrap_err();
         assert_eq!(
@@ -562,10 +579,15 @@ mod tests {
             Err(RealtimeFieldsError::Unknown { position: 2, .. })
         ));
         assert_eq!(RealtimeFields::parse(""), Err(RealtimeFieldsError::Empty));
-        assert_eq!(RealtimeFields::parse(" , "), Err(RealtimeFieldsError::Empty));
+        assert_eq!(
+            RealtimeFields::parse(" , "),
+            Err(RealtimeFieldsError::Empty)
+        );
         assert_eq!(
             RealtimeFields::parse("timestamp,c-ip,c-ip"),
-            Err(RealtimeFieldsError::Duplicate { name: "c-ip".into() })
+            Err(RealtimeFieldsError::Duplicate {
+                name: "c-ip".into()
+            })
         );
         assert_eq!(
             RealtimeFields::parse("timestamp,c-ip,cs-host"),
@@ -577,7 +599,8 @@ mod tests {
 
     #[test]
     fn a_list_out_of_delivery_order_is_reported() {
-        let fields = RealtimeFields::parse("timestamp,c-ip,cs-method,sc-status,cs-uri-stem").unwrap();
+        let fields =
+            RealtimeFields::parse("timestamp,c-ip,cs-method,sc-status,cs-uri-stem").unwrap();
         assert_eq!(fields.order_warning(), Some(("cs-method", "sc-status")));
     }
 
@@ -609,7 +632,10 @@ mod tests {
 
     #[test]
     fn a_line_maps_by_position_with_dash_absent() {
-        let fields = RealtimeFields::parse("timestamp,c-ip,sc-status,cs-method,cs-host,cs-uri-stem,cs-referer,cs-headers,asn").unwrap();
+        let fields = RealtimeFields::parse(
+            "timestamp,c-ip,sc-status,cs-method,cs-host,cs-uri-stem,cs-referer,cs-headers,asn",
+        )
+        .unwrap();
         let line = "1575493351.123\t192.0.2.1\t200\tGET\td111111abcdef8.cloudfront.net\t/a%20b\t-\tHost:x%0A\t16509\n";
         let parsed = fields.parse_line(line);
         assert_eq!(parsed.columns, 9);
@@ -617,10 +643,18 @@ mod tests {
         assert_eq!(r.get(Field::Timestamp), Some("1575493351.123"));
         assert_eq!(r.get(Field::ClientIp), Some("192.0.2.1"));
         assert_eq!(r.get(Field::CsHost), Some("d111111abcdef8.cloudfront.net"));
-        assert_eq!(r.get(Field::UriStem), Some("/a%20b"), "kept as logged; decoding is the mapping's job");
+        assert_eq!(
+            r.get(Field::UriStem),
+            Some("/a%20b"),
+            "kept as logged; decoding is the mapping's job"
+        );
         assert_eq!(r.get(Field::Referer), None);
         assert_eq!(r.get(Field::CsHeaders), Some("Host:x%0A"));
-        assert_eq!(r.get(Field::Asn), Some("16509"), "the trailing newline is not part of the value");
+        assert_eq!(
+            r.get(Field::Asn),
+            Some("16509"),
+            "the trailing newline is not part of the value"
+        );
 
         let short = fields.parse_line("1575493351.123\t192.0.2.1\r\n");
         assert_eq!(short.columns, 2);
@@ -672,12 +706,18 @@ mod tests {
             ("primary-distribution-id", "E27FO14I29XXXX"),
             ("cs-host", "d111111abcdef8.cloudfront.net"),
         ]);
-        assert_eq!(distribution_key(&r), Some(DistributionKey::Id("E27FO14I29XXXX")));
+        assert_eq!(
+            distribution_key(&r),
+            Some(DistributionKey::Id("E27FO14I29XXXX"))
+        );
         let r = Record::from_pairs([
             ("DistributionId", "WAKKE7XJ5Y3FH"),
             ("primary-distribution-id", "E27FO14I29XXXX"),
         ]);
-        assert_eq!(distribution_key(&r), Some(DistributionKey::Id("WAKKE7XJ5Y3FH")));
+        assert_eq!(
+            distribution_key(&r),
+            Some(DistributionKey::Id("WAKKE7XJ5Y3FH"))
+        );
         let r = Record::from_pairs([
             ("primary-distribution-id", "-"),
             ("cs-host", "d111111abcdef8.cloudfront.net"),
@@ -686,7 +726,10 @@ mod tests {
             distribution_key(&r),
             Some(DistributionKey::Domain("d111111abcdef8.cloudfront.net"))
         );
-        let r = Record::from_pairs([("primary-distribution-id", "not an id!"), ("cs-host", "a/b")]);
+        let r = Record::from_pairs([
+            ("primary-distribution-id", "not an id!"),
+            ("cs-host", "a/b"),
+        ]);
         assert_eq!(distribution_key(&r), None);
         assert_eq!(distribution_key(&Record::default()), None);
     }
@@ -706,7 +749,10 @@ mod tests {
         );
         // Raw newlines and CRLF are accepted too; non-UTF-8 bytes stay bytes.
         let got = names(cs_headers("A:1\r\nB:%FF%0D%0a", None));
-        assert_eq!(got, vec![("a".into(), b"1".to_vec()), ("b".into(), vec![0xff])]);
+        assert_eq!(
+            got,
+            vec![("a".into(), b"1".to_vec()), ("b".into(), vec![0xff])]
+        );
     }
 
     #[test]
@@ -717,7 +763,10 @@ mod tests {
         let headers = cs_headers(cut, None);
         assert!(headers.last_header_cut());
         let mut headers = headers;
-        assert_eq!(headers.next().map(|h| h.name.into_owned()), Some("host".into()));
+        assert_eq!(
+            headers.next().map(|h| h.name.into_owned()),
+            Some("host".into())
+        );
         assert_eq!(headers.next(), None);
         assert_eq!(headers.skipped(), 1);
 
@@ -727,9 +776,15 @@ mod tests {
         assert_eq!(cs_headers(&exact, Some(3)).count(), 2);
 
         // Short, unterminated, but the count says more came: cut.
-        assert_eq!(names(cs_headers("Host:a%0AUser-Agent:Mozil", Some(5))).len(), 1);
+        assert_eq!(
+            names(cs_headers("Host:a%0AUser-Agent:Mozil", Some(5))).len(),
+            1
+        );
         // Short, unterminated, count matches: the last header is whole.
-        assert_eq!(names(cs_headers("Host:a%0AUser-Agent:curl", Some(2))).len(), 2);
+        assert_eq!(
+            names(cs_headers("Host:a%0AUser-Agent:curl", Some(2))).len(),
+            2
+        );
         assert_eq!(names(cs_headers("Host:a%0AUser-Agent:curl", None)).len(), 2);
         // Cut inside an escape.
         assert_eq!(names(cs_headers("Host:a%0AX:b%2", None)).len(), 1);
@@ -738,7 +793,10 @@ mod tests {
 
     #[test]
     fn malformed_headers_are_skipped() {
-        let mut headers = cs_headers("Host:a%0Ano-colon%0A:authority:x%0Abad%20name:v%0A%0AOk:1%0A", None);
+        let mut headers = cs_headers(
+            "Host:a%0Ano-colon%0A:authority:x%0Abad%20name:v%0A%0AOk:1%0A",
+            None,
+        );
         let got: Vec<String> = headers.by_ref().map(|h| h.name.into_owned()).collect();
         assert_eq!(got, ["host", "ok"]);
         assert_eq!(headers.skipped(), 3);
@@ -750,11 +808,61 @@ mod tests {
 
     #[test]
     fn record_headers_use_the_declared_count() {
-        let r = Record::from_pairs([("cs-headers", "Host:a%0AB:partial"), ("cs-headers-count", "3")]);
+        let r = Record::from_pairs([
+            ("cs-headers", "Host:a%0AB:partial"),
+            ("cs-headers-count", "3"),
+        ]);
         assert_eq!(record_headers(&r).count(), 1);
-        let r = Record::from_pairs([("cs-headers", "Host:a%0AB:whole"), ("cs-headers-count", "2")]);
+        let r = Record::from_pairs([
+            ("cs-headers", "Host:a%0AB:whole"),
+            ("cs-headers-count", "2"),
+        ]);
         assert_eq!(record_headers(&r).count(), 2);
         assert_eq!(record_headers(&Record::default()).count(), 0);
+    }
+
+    #[test]
+    fn the_log_generator_and_the_parser_agree() {
+        assert_eq!(
+            REALTIME_FIELDS,
+            cf_loggen::REALTIME_FIELDS,
+            "one list of real-time fields"
+        );
+        let spec = cf_loggen::DEFAULT_REALTIME_FIELDS.join(",");
+        let fields = RealtimeFields::parse(&spec).unwrap();
+        assert_eq!(fields.order_warning(), None);
+        let opts = cf_loggen::Options::default();
+        let mut gen =
+            cf_loggen::RealtimeGenerator::new(21, opts, cf_loggen::DEFAULT_REALTIME_FIELDS)
+                .unwrap();
+        let (mut cut, mut lines) = (0, 0);
+        for _ in 0..2000 {
+            let line = gen.next().unwrap();
+            let parsed = fields.parse_line(&line);
+            assert_eq!(parsed.columns, fields.len());
+            let record = &parsed.record;
+            assert!(epoch_millis(record.get(Field::Timestamp).unwrap()).is_some());
+            assert_eq!(
+                distribution_key(record),
+                Some(DistributionKey::Id("E27FO14I29XXXX"))
+            );
+            let sent = gen.last_headers();
+            let mut headers = record_headers(record);
+            let got: Vec<RequestHeader<'_>> = headers.by_ref().collect();
+            // Exactly the headers whose newline survived the cut, each whole.
+            let raw = record.get(Field::CsHeaders).unwrap();
+            assert_eq!(got.len(), raw.matches("%0A").count(), "{raw}");
+            for (header, (name, value)) in got.iter().zip(sent) {
+                assert_eq!(header.name, name.to_ascii_lowercase());
+                assert_eq!(header.value.as_ref(), value.as_bytes(), "{name}");
+            }
+            if got.len() < sent.len() {
+                cut += 1;
+                assert_eq!(raw.len(), CS_HEADERS_LIMIT);
+            }
+            lines += 1;
+        }
+        assert!(cut > 50 && cut < lines / 2, "{cut} of {lines} cut");
     }
 
     fn header_strategy() -> impl Strategy<Value = (String, String)> {

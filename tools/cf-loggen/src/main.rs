@@ -180,6 +180,9 @@ fn write_realtime(gen: &mut RealtimeGenerator, w: &mut impl Write, cli: &Cli) ->
 
 /// Writes real-time lines (plain or gzip; there are no header lines).
 fn run_realtime(cli: &Cli, fields: &[&str]) -> io::Result<(u64, u64)> {
+    // `..default()` even when every field is set: options added to the standard
+    // generator later keep their defaults here.
+    #[allow(clippy::needless_update)]
     let opts = Options {
         hour: cli.hour,
         distribution_id: cli.distribution_id.clone(),

@@ -428,7 +428,10 @@ impl RealtimeGenerator {
             };
             let mut token = b"Bearer eyJhbGciOiJSUzI1NiJ9.".to_vec();
             push_base64ish(&mut token, rng, len);
-            add("Authorization", String::from_utf8(token).unwrap_or_default());
+            add(
+                "Authorization",
+                String::from_utf8(token).unwrap_or_default(),
+            );
         } else if api && rng.gen_bool(0.2) {
             let mut key = Vec::new();
             push_base64ish(&mut key, rng, 40);
@@ -488,10 +491,16 @@ impl RealtimeGenerator {
                 push_truncated(out, &cf_escape(&block));
             }
             Source::HeaderNames => {
-                let block: String = self.headers.iter().map(|(name, _)| format!("{name}\n")).collect();
+                let block: String = self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| format!("{name}\n"))
+                    .collect();
                 push_truncated(out, &cf_escape(&block));
             }
-            Source::HeadersCount => out.extend_from_slice(self.headers.len().to_string().as_bytes()),
+            Source::HeadersCount => {
+                out.extend_from_slice(self.headers.len().to_string().as_bytes())
+            }
             Source::DistributionId => {
                 out.extend_from_slice(self.inner.opts.distribution_id.as_bytes());
             }
@@ -540,7 +549,10 @@ mod tests {
         for name in DEFAULT_REALTIME_FIELDS {
             assert_ne!(source(name), Source::Absent, "{name}");
         }
-        assert_eq!(parse_realtime_fields("timestamp, c-ip"), Ok(vec!["timestamp", "c-ip"]));
+        assert_eq!(
+            parse_realtime_fields("timestamp, c-ip"),
+            Ok(vec!["timestamp", "c-ip"])
+        );
         assert!(parse_realtime_fields("timestamp,cs(Host)")
             .unwrap_err()
             .contains("\"cs(Host)\""));

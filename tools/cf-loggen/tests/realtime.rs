@@ -31,7 +31,7 @@ fn rows(seed: u64, fields: &[&str], n: usize) -> Vec<HashMap<String, String>> {
             assert_eq!(values.len(), fields.len(), "{line}");
             fields
                 .iter()
-                .map(|f| (f.to_string()))
+                .map(|f| f.to_string())
                 .zip(values.iter().map(|v| v.to_string()))
                 .collect()
         })
@@ -109,13 +109,20 @@ fn values_are_escaped_and_never_empty() {
                 assert!(!v.contains(' '), "{k}={v:?} has a space");
             }
         }
-        assert!(r["timestamp"].split_once('.').is_some_and(|(s, f)| s.len() == 10 && f.len() == 3));
+        assert!(r["timestamp"]
+            .split_once('.')
+            .is_some_and(|(s, f)| s.len() == 10 && f.len() == 3));
     }
 }
 
 #[test]
 fn cs_headers_hold_every_header_escaped_and_cut_at_800_bytes() {
-    let mut gen = RealtimeGenerator::new(5, opts(), &["cs-headers", "cs-header-names", "cs-headers-count"]).unwrap();
+    let mut gen = RealtimeGenerator::new(
+        5,
+        opts(),
+        &["cs-headers", "cs-header-names", "cs-headers-count"],
+    )
+    .unwrap();
     let (mut cut, mut whole) = (0, 0);
     let mut names = HashMap::new();
     for _ in 0..3000 {
@@ -127,8 +134,14 @@ fn cs_headers_hold_every_header_escaped_and_cut_at_800_bytes() {
         let full: String = sent.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
         let escaped = cf_escape(&full);
         assert!(headers.len() <= HEADERS_LIMIT);
-        assert!(escaped.starts_with(headers), "a prefix of the escaped header block");
-        assert!(!headers.contains(['\n', ' ']), "newlines and spaces are escaped");
+        assert!(
+            escaped.starts_with(headers),
+            "a prefix of the escaped header block"
+        );
+        assert!(
+            !headers.contains(['\n', ' ']),
+            "newlines and spaces are escaped"
+        );
         if headers.len() == escaped.len() {
             whole += 1;
             let decoded = unescape(headers);
@@ -146,15 +159,30 @@ fn cs_headers_hold_every_header_escaped_and_cut_at_800_bytes() {
         }
     }
     assert!(cut > 100 && whole > 2000, "cut {cut}, whole {whole}");
-    for name in ["user-agent", "accept", "accept-encoding", "cookie", "authorization", "x-api-key", "content-type",
-                 "origin", "x-forwarded-for", "sec-fetch-mode", "x-request-id", "accept-language", "referer"] {
+    for name in [
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "cookie",
+        "authorization",
+        "x-api-key",
+        "content-type",
+        "origin",
+        "x-forwarded-for",
+        "sec-fetch-mode",
+        "x-request-id",
+        "accept-language",
+        "referer",
+    ] {
         assert!(names.contains_key(name), "{name} never sent");
     }
 }
 
 #[test]
 fn unknown_fields_are_refused_by_name() {
-    let err = RealtimeGenerator::new(1, opts(), &["timestamp", "cs-hots"]).err().unwrap();
+    let err = RealtimeGenerator::new(1, opts(), &["timestamp", "cs-hots"])
+        .err()
+        .unwrap();
     assert!(err.contains("\"cs-hots\""), "{err}");
 }
 
@@ -177,7 +205,12 @@ fn cli_writes_realtime_lines() {
     let expected: Vec<String> = lines(3, DEFAULT_REALTIME_FIELDS, 25);
     assert_eq!(text.lines().collect::<Vec<_>>(), expected);
 
-    let out = loggen(&["--realtime-fields", "timestamp,c-ip,cs-headers-count", "--records", "4"]);
+    let out = loggen(&[
+        "--realtime-fields",
+        "timestamp,c-ip,cs-headers-count",
+        "--records",
+        "4",
+    ]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().all(|l| l.split('\t').count() == 3), "{text}");
@@ -188,5 +221,9 @@ fn cli_writes_realtime_lines() {
 
     let out = loggen(&["--realtime", "--bytes", "200KB"]);
     assert!(out.status.success());
-    assert!((200_000..204_000).contains(&out.stdout.len()), "{}", out.stdout.len());
+    assert!(
+        (200_000..204_000).contains(&out.stdout.len()),
+        "{}",
+        out.stdout.len()
+    );
 }
