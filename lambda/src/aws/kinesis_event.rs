@@ -272,6 +272,7 @@ pub fn kinesis_batch_info(message: &Value) -> Option<KinesisBatchInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     const ARN: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/cf-passive-realtime";
@@ -401,6 +402,29 @@ mod tests {
                 "{what}: {err}"
             );
             assert!(err.to_string().contains(what), "{what}: {err}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn odd_events_never_panic(
+            data in ".{0,40}",
+            seq in ".{0,30}",
+            arn in prop_oneof![Just(ARN.to_string()), ".{0,40}"],
+            id in ".{0,40}",
+            arrival in any::<f64>(),
+        ) {
+            let event = json!({"Records": [{
+                "eventSource": "aws:kinesis",
+                "eventSourceARN": arn,
+                "eventID": id,
+                "kinesis": {"data": data, "sequenceNumber": seq, "approximateArrivalTimestamp": arrival}
+            }]});
+            if let Ok(batches) = parse_kinesis_event(&event) {
+                prop_assert_eq!(batches.len(), 1);
+                prop_assert!(batches[0].log_object().starts_with("kinesis://"));
+            }
+            let _ = kinesis_batch_info(&event);
         }
     }
 
