@@ -429,6 +429,43 @@ mod tests {
     }
 
     #[test]
+    fn generated_events_parse_into_real_time_records() {
+        use crate::core::fields::Field;
+        use crate::core::realtime::{epoch_millis, RealtimeFields};
+        let fields = RealtimeFields::parse(&cf_loggen::DEFAULT_REALTIME_FIELDS.join(",")).unwrap();
+        let mut gen = cf_loggen::RealtimeGenerator::new(
+            4,
+            cf_loggen::Options::default(),
+            cf_loggen::DEFAULT_REALTIME_FIELDS,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let source = cf_loggen::KinesisSource::default();
+        gen.write_kinesis_event(&mut out, 500, &source).unwrap();
+        let event: Value = serde_json::from_slice(&out).unwrap();
+        assert!(is_kinesis_event(&event));
+        let batches = parse_kinesis_event(&event).unwrap();
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].stream_arn, source.stream_arn);
+        assert_eq!(batches[0].records.len(), 500);
+        for record in &batches[0].records {
+            let data = record.data.as_deref().unwrap();
+            let line = fields.parse_data(data).unwrap();
+            assert_eq!(line.columns, fields.len());
+            let text = line.record.get(Field::Timestamp).unwrap();
+            assert!(epoch_millis(text).is_some());
+            for field in [
+                Field::ClientIp,
+                Field::Method,
+                Field::UriStem,
+                Field::Status,
+            ] {
+                assert!(line.record.get(field).is_some(), "{field:?}");
+            }
+        }
+    }
+
+    #[test]
     fn stream_names_come_from_the_arn() {
         assert_eq!(stream_name(ARN), Some("cf-passive-realtime"));
         assert_eq!(

@@ -30,8 +30,8 @@ use rand_chacha::ChaCha8Rng;
 pub use field::Field;
 use pools::{Pools, RouteKind};
 pub use realtime::{
-    parse_realtime_fields, RealtimeGenerator, DEFAULT_REALTIME_FIELDS, HEADERS_LIMIT,
-    REALTIME_FIELDS,
+    parse_realtime_fields, sequence_number, KinesisSource, RealtimeGenerator,
+    DEFAULT_REALTIME_FIELDS, HEADERS_LIMIT, REALTIME_FIELDS,
 };
 pub use text::cf_escape;
 use text::{push_2, push_base64ish, push_fixed3, push_u64};

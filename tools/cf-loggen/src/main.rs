@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use cf_loggen::{
-    object_key, parse_realtime_fields, Format, Generator, Hour, Options, RealtimeGenerator,
-    DEFAULT_REALTIME_FIELDS,
+    object_key, parse_realtime_fields, Format, Generator, Hour, KinesisSource, Options,
+    RealtimeGenerator, DEFAULT_REALTIME_FIELDS,
 };
 use clap::Parser;
 use flate2::write::GzEncoder;
@@ -60,6 +60,18 @@ struct Cli {
     /// Terraform configures). Implies --realtime.
     #[arg(long, value_parser = parse_field_list)]
     realtime_fields: Option<FieldList>,
+
+    /// Write the real-time lines as the Lambda event of a Kinesis event source mapping
+    /// (`{"Records": [...]}`, --records of them). Implies --realtime.
+    #[arg(long, conflicts_with = "bytes")]
+    kinesis_event: bool,
+
+    /// Stream ARN of the generated Kinesis event.
+    #[arg(
+        long,
+        default_value = "arn:aws:kinesis:us-east-1:123456789012:stream/cf-passive-realtime"
+    )]
+    stream_arn: String,
 
     /// Output file (default: standard output).
     #[arg(long)]
@@ -171,6 +183,13 @@ fn run(cli: &Cli) -> io::Result<(u64, u64)> {
 }
 
 fn write_realtime(gen: &mut RealtimeGenerator, w: &mut impl Write, cli: &Cli) -> io::Result<u64> {
+    if cli.kinesis_event {
+        let source = KinesisSource {
+            stream_arn: cli.stream_arn.clone(),
+            ..KinesisSource::default()
+        };
+        return gen.write_kinesis_event(w, cli.records.unwrap_or(1000), &source);
+    }
     match (cli.records, cli.bytes) {
         (_, Some(target)) => gen.write_until(w, target).map(|(_, bytes)| bytes),
         (Some(n), None) => gen.write_records(w, n),
@@ -219,6 +238,7 @@ fn main() -> ExitCode {
     let result = match (&cli.realtime_fields, cli.realtime) {
         (Some(FieldList(fields)), _) => run_realtime(&cli, fields),
         (None, true) => run_realtime(&cli, DEFAULT_REALTIME_FIELDS),
+        (None, false) if cli.kinesis_event => run_realtime(&cli, DEFAULT_REALTIME_FIELDS),
         (None, false) => run(&cli),
     };
     match result {

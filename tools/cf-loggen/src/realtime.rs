@@ -10,6 +10,7 @@
 
 use std::io::{self, Write};
 
+use base64::Engine as _;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -507,6 +508,78 @@ impl RealtimeGenerator {
             Source::DistributionDomain => out.extend_from_slice(self.inner.sink.get(Field::CsHost)),
             Source::Absent => out.push(b'-'),
         }
+    }
+}
+
+/// Where generated Kinesis records claim to come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KinesisSource {
+    /// `arn:aws:kinesis:<region>:<account>:stream/<name>`
+    pub stream_arn: String,
+    pub shard_id: String,
+}
+
+impl Default for KinesisSource {
+    fn default() -> Self {
+        KinesisSource {
+            stream_arn: "arn:aws:kinesis:us-east-1:123456789012:stream/cf-passive-realtime"
+                .to_owned(),
+            shard_id: "shardId-000000000000".to_owned(),
+        }
+    }
+}
+
+/// The sequence number of the `n`th generated record: 56 digits like AWS's,
+/// increasing with `n` (a fixed prefix and a zero-padded counter).
+pub fn sequence_number(n: u64) -> String {
+    format!("4959033827149025660855969253836157109592157598{n:010}")
+}
+
+impl RealtimeGenerator {
+    /// Writes `n` lines as the Lambda event of a Kinesis event source mapping
+    /// (`{"Records": [...]}`, data base64-encoded, sequence numbers from
+    /// [`sequence_number`]); returns the bytes written.
+    pub fn write_kinesis_event(
+        &mut self,
+        w: &mut impl Write,
+        n: u64,
+        source: &KinesisSource,
+    ) -> io::Result<u64> {
+        let region = source.stream_arn.split(':').nth(3).unwrap_or("us-east-1");
+        let mut written = 0u64;
+        let mut put = |w: &mut dyn Write, bytes: &[u8]| -> io::Result<()> {
+            written += bytes.len() as u64;
+            w.write_all(bytes)
+        };
+        put(w, b"{\"Records\":[")?;
+        let mut line = Vec::with_capacity(2048);
+        for i in 0..n {
+            line.clear();
+            self.next_line(&mut line);
+            let sequence = sequence_number(self.records());
+            let millis: u64 = self.standard(Field::TimestampMs).parse().unwrap_or(0);
+            // Kinesis accepts a record a few milliseconds after the request ends.
+            let arrival = millis + 40 + i % 200;
+            let mut arrival_text = Vec::new();
+            push_fixed3(&mut arrival_text, arrival);
+            let record = format!(
+                "{comma}{{\"kinesis\":{{\"kinesisSchemaVersion\":\"1.0\",\"partitionKey\":\"{key}\",\
+                 \"sequenceNumber\":\"{sequence}\",\"data\":\"{data}\",\"approximateArrivalTimestamp\":{arrival}}},\
+                 \"eventSource\":\"aws:kinesis\",\"eventVersion\":\"1.0\",\"eventID\":\"{shard}:{sequence}\",\
+                 \"eventName\":\"aws:kinesis:record\",\
+                 \"invokeIdentityArn\":\"arn:aws:iam::123456789012:role/cf-passive-lambda\",\
+                 \"awsRegion\":\"{region}\",\"eventSourceARN\":\"{arn}\"}}",
+                comma = if i == 0 { "" } else { "," },
+                key = self.standard(Field::CIp),
+                data = base64::engine::general_purpose::STANDARD.encode(&line),
+                arrival = String::from_utf8_lossy(&arrival_text),
+                shard = source.shard_id,
+                arn = source.stream_arn,
+            );
+            put(w, record.as_bytes())?;
+        }
+        put(w, b"]}\n")?;
+        Ok(written)
     }
 }
 

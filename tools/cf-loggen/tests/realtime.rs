@@ -227,3 +227,58 @@ fn cli_writes_realtime_lines() {
         out.stdout.len()
     );
 }
+
+#[test]
+fn kinesis_events_carry_the_same_lines_base64_encoded() {
+    use base64::Engine as _;
+    let source = cf_loggen::KinesisSource::default();
+    let mut gen = RealtimeGenerator::new(8, opts(), DEFAULT_REALTIME_FIELDS).unwrap();
+    let mut out = Vec::new();
+    let written = gen.write_kinesis_event(&mut out, 300, &source).unwrap();
+    assert_eq!(written, out.len() as u64);
+    let event: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let records = event["Records"].as_array().unwrap();
+    assert_eq!(records.len(), 300);
+    let expected = lines(8, DEFAULT_REALTIME_FIELDS, 300);
+    let mut previous = String::new();
+    for (record, line) in records.iter().zip(&expected) {
+        assert_eq!(record["eventSource"], "aws:kinesis");
+        assert_eq!(record["eventSourceARN"], source.stream_arn.as_str());
+        let sequence = record["kinesis"]["sequenceNumber"].as_str().unwrap();
+        assert_eq!(sequence.len(), 56);
+        assert!(sequence > previous.as_str(), "sequence numbers increase");
+        previous = sequence.to_string();
+        assert_eq!(record["eventID"], format!("{}:{sequence}", source.shard_id));
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(record["kinesis"]["data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(String::from_utf8(data).unwrap(), format!("{line}\n"));
+        let arrival = record["kinesis"]["approximateArrivalTimestamp"]
+            .as_f64()
+            .unwrap();
+        let logged: f64 = line.split('\t').next().unwrap().parse().unwrap();
+        assert!(
+            (0.0..1.0).contains(&(arrival - logged)),
+            "{arrival} vs {logged}"
+        );
+    }
+    assert_eq!(
+        cf_loggen::sequence_number(7),
+        "49590338271490256608559692538361571095921575980000000007"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_cf-loggen"))
+        .args([
+            "--kinesis-event",
+            "--records",
+            "5",
+            "--stream-arn",
+            "arn:aws:kinesis:eu-west-1:1:stream/s",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let event: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(event["Records"].as_array().unwrap().len(), 5);
+    assert_eq!(event["Records"][0]["awsRegion"], "eu-west-1");
+}
