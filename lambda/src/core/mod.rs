@@ -9,5 +9,6 @@ pub mod object;
 pub mod parse;
 pub mod pipeline;
 pub mod reader;
+pub mod realtime;
 pub mod summary;
 pub mod transaction;
