@@ -223,7 +223,7 @@ impl DeliveryReport {
         }
         let retryable = self.failed.iter().all(|f| f.retryable);
         Some(DeliveryError::ObjectFailed {
-            object: format!("s3://{}/{}", object.bucket, object.key),
+            object: object.to_string(),
             failed: self.failed.len(),
             total: self.batches_total(),
             indexes,
