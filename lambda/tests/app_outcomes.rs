@@ -97,6 +97,20 @@ async fn each_failure_maps_to_its_outcome() {
     assert!(err.to_string().contains("cequence-enabled"), "{err}");
     assert_eq!(s.bridge.requests().len(), before);
 
+    // The checkpoint tag cannot be read or written (a role without the
+    // tagging permissions): the object is sent from its start, not failed.
+    let untaggable = parts(true);
+    let store = untaggable.store.clone().unwrap();
+    store.put(&key("untaggable"), good.clone());
+    *store.tag_error.lock().unwrap() = Some("AccessDenied".into());
+    let app_untaggable = common::app(&s, &untaggable, Runner::Lambda, 2, BUDGET, 50);
+    let out = app_untaggable
+        .handle(&event(&[&key("untaggable")]))
+        .await
+        .expect("a tag read failure is not an object failure");
+    assert!(out["transactions"].as_u64().unwrap() > 0, "{out}");
+    let before = s.bridge.requests().len();
+
     // A disabled distribution: acknowledged, nothing sent.
     let disabled = Parts {
         tags: Some(Arc::new(FakeTags(
