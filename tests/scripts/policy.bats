@@ -9,6 +9,8 @@ load /usr/lib/bats/bats-assert/load
 setup() {
   ROOT="$(cd "${BATS_TEST_DIRNAME}/../.." && pwd)"
   POLICY="${ROOT}/policies/cequence-tf-iam-cf-passive-policy.json"
+  # The optional add-on for real-time logs and the dashboard.
+  POLICY_RT="${ROOT}/policies/cequence-tf-iam-cf-passive-realtime-policy.json"
   BOUNDARY="${ROOT}/policies/cequence-cf-passive-boundary-policy.json"
   MAP="${ROOT}/policies/deployer-actions.tsv"
   TF_DIR="${ROOT}/terraform"
@@ -16,9 +18,10 @@ setup() {
   PARLIAMENT="${ROOT}/.venv-parliament/bin/parliament"
 }
 
-# Every action an Allow statement grants (patterns, as written).
+# Every action an Allow statement of the deployer policies grants (patterns, as written).
 policy_actions() {
-  jq -r '.Statement[] | select(.Effect == "Allow") | .Action | if type == "array" then .[] else . end' "${1:-${POLICY}}" | sort -u
+  jq -r '.Statement[] | select(.Effect == "Allow") | .Action | if type == "array" then .[] else . end' \
+    "${POLICY}" "${POLICY_RT}" | sort -u
 }
 
 # Succeeds when ACTION is granted by some Allow statement (IAM-style glob).
@@ -89,17 +92,21 @@ coverage_gaps() {
 }
 
 @test "policy: valid JSON, version 2012-10-17, every statement Allow with a unique descriptive Sid" {
-  jq -e '.Version == "2012-10-17"' "${POLICY}"
-  jq -e '[.Statement[] | .Sid | type == "string" and test("^[A-Za-z0-9]{12,}$")] | all' "${POLICY}"
-  jq -e '[.Statement[].Sid] | length == (unique | length)' "${POLICY}"
-  jq -e '[.Statement[] | .Effect == "Allow" and has("Action") and has("Resource")
-          and (has("NotAction") or has("NotResource") or has("NotPrincipal") | not)] | all' "${POLICY}"
+  for p in "${POLICY}" "${POLICY_RT}" "${BOUNDARY}"; do
+    jq -e '.Version == "2012-10-17"' "${p}"
+    jq -e '[.Statement[] | .Sid | type == "string" and test("^[A-Za-z0-9]{12,}$")] | all' "${p}"
+    jq -e '[.Statement[] | .Effect == "Allow" and has("Action") and has("Resource")
+            and (has("NotAction") or has("NotResource") or has("NotPrincipal") | not)] | all' "${p}"
+  done
+  jq -s -e '[.[].Statement[].Sid] | length == (unique | length)' "${POLICY}" "${POLICY_RT}"
 }
 
-@test "policy: fits the 6144-character managed policy limit (whitespace excluded)" {
-  size="$(jq -c . "${POLICY}" | tr -d '[:space:]' | wc -c)"
-  echo "size=${size}"
-  [ "${size}" -lt 6144 ]
+@test "policy: each fits the 6144-character managed policy limit (whitespace excluded)" {
+  for p in "${POLICY}" "${POLICY_RT}" "${BOUNDARY}"; do
+    size="$(jq -c . "${p}" | tr -d '[:space:]' | wc -c)"
+    echo "${p##*/}: ${size}"
+    [ "${size}" -lt 6144 ]
+  done
 }
 
 @test "policy: no * or service:* action; wildcards only on read-only prefixes" {
@@ -207,11 +214,15 @@ PY
 @test "policy: role changes only with the permissions boundary; Terraform attaches the same boundary" {
   # Every action that creates a role or changes its permissions is conditioned on the boundary.
   for a in iam:CreateRole iam:PutRolePolicy iam:DeleteRolePolicy iam:PutRolePermissionsBoundary; do
-    jq -e --arg a "${a}" '[.Statement[] | select(.Action | if type == "array" then index($a) else . == $a end)]
+    jq -s -e --arg a "${a}" '[.[].Statement[] | select(.Action | if type == "array" then index($a) else . == $a end)]
       | length > 0 and all(.Condition.ArnEquals["iam:PermissionsBoundary"]
-        == "arn:aws:iam::${aws:PrincipalAccount}:policy/cequence-cf-passive-boundary")' "${POLICY}" >/dev/null ||
+        == "arn:aws:iam::${aws:PrincipalAccount}:policy/cequence-cf-passive-boundary")' "${POLICY}" "${POLICY_RT}" >/dev/null ||
       { echo "${a} is not conditioned on the boundary"; false; }
   done
+  # Roles are passed only to the service that uses them.
+  jq -s -e '[.[].Statement[] | select(.Action == "iam:PassRole") | [.Resource, .Condition.StringEquals["iam:PassedToService"]]]
+    == [["arn:aws:iam::*:role/cequence_cf_passive_lambda_role-*", "lambda.amazonaws.com"],
+        ["arn:aws:iam::*:role/cequence_cf_passive_realtime_role-*", "cloudfront.amazonaws.com"]]' "${POLICY}" "${POLICY_RT}"
   # Nothing that could lift the boundary or retarget the role.
   run policy_actions
   for a in iam:DeleteRolePermissionsBoundary iam:UpdateAssumeRolePolicy iam:AttachRolePolicy iam:CreatePolicy \
@@ -253,8 +264,8 @@ PY
   done
 }
 
-@test "policy: every statement of both policies is documented in docs/operations.md" {
-  for sid in $(jq -r '.Statement[].Sid' "${POLICY}" "${BOUNDARY}"); do
+@test "policy: every statement of the policies is documented in docs/operations.md" {
+  for sid in $(jq -r '.Statement[].Sid' "${POLICY}" "${POLICY_RT}" "${BOUNDARY}"); do
     grep -qF "\`${sid}\`" "${ROOT}/docs/operations.md" || { echo "Sid ${sid} not documented"; false; }
   done
 }
