@@ -107,6 +107,9 @@ enable_v2() {
     fi
     src_name="${foreign}"
     info "distribution ${id}: has its own logging v2 delivery source ${foreign}; adding our delivery beside its own"
+    if [[ ",${ENV_VALUES[extra_log_delivery_sources]:-}," != *",${foreign},"* ]]; then
+      warn "distribution ${id}: the bucket policy admits only our delivery sources; add ${foreign} to extra_log_delivery_sources in .env and re-run, or the next terraform apply removes the statement CloudWatch Logs adds for it"
+    fi
   else
     src_name="${ours}"
     if [[ -n "${src}" ]] && jq -e --arg a "${arn}" '((.resourceArns // []) | index($a)) and .logType == "ACCESS_LOGS"' <<<"${src}" >/dev/null; then

@@ -40,6 +40,11 @@ locals {
   # us-east-1; only our delivery sources (named by the enable script,
   # scripts/lib/common.sh CF_SOURCE_PREFIX) may write to the bucket.
   delivery_source_arn = "arn:${local.partition}:logs:us-east-1:${local.account_id}:delivery-source:CequenceCloudFront-*"
+  # Plus a distribution's own sources that carry our delivery (see the variable).
+  delivery_source_arns = concat([local.delivery_source_arn], [
+    for name in compact(split(",", var.extra_log_delivery_sources)) :
+    "arn:${local.partition}:logs:us-east-1:${local.account_id}:delivery-source:${name}"
+  ])
 
   awslogsdelivery_canonical_id = data.aws_cloudfront_log_delivery_canonical_user_id.current.id
 

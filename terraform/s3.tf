@@ -165,7 +165,7 @@ data "aws_iam_policy_document" "log_bucket" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = [local.delivery_source_arn]
+      values   = local.delivery_source_arns
     }
   }
 
@@ -189,7 +189,7 @@ data "aws_iam_policy_document" "log_bucket" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = [local.delivery_source_arn]
+      values   = local.delivery_source_arns
     }
   }
 }

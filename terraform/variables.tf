@@ -322,6 +322,17 @@ variable "legacy_logging" {
   default     = false
 }
 
+variable "extra_log_delivery_sources" {
+  description = "Comma-separated names of other CloudWatch Logs delivery sources (us-east-1) allowed to write CloudFront standard logs v2 to the bucket, besides ours (CequenceCloudFront-*): a distribution's own source to which enable_aws_cf_integration.sh added our delivery (it names them). Empty = ours only."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9_-]{1,60}(,[A-Za-z0-9_-]{1,60})*)?$", var.extra_log_delivery_sources))
+    error_message = "extra_log_delivery_sources must be empty or delivery source names (letters, digits, _ and -) separated by commas, without spaces."
+  }
+}
+
 variable "existing_bucket_name" {
   description = "Use this existing bucket (same region) instead of creating one. Terraform then only adds the Lambda notification (replacing the bucket's whole notification configuration) and does not change the bucket's policy, ACLs, encryption or lifecycle. Empty = create a bucket."
   type        = string

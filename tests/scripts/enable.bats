@@ -149,15 +149,19 @@ setup() { common_setup; }
   run enable --yes
   assert_success
   assert_output --partial "distribution ${d1}: has its own logging v2 delivery source ${theirs}; adding our delivery beside its own"
+  assert_output --partial "add ${theirs} to extra_log_delivery_sources in .env"
   refute_output --partial "delete-delivery"
   [ "$(foreign_v2_state)" = "${before}" ]
   run aws logs describe-deliveries --output json
   [ "$(jq -r --arg s "${theirs}" '[.deliveries[] | select(.deliverySourceName == $s) | .deliveryDestinationArn | split(":")[-1]] | sort | join(",")' <<<"${output}")" = "${DEST_NAME},their-dest-${d1}" ]
   [ "$(count_sources)" -eq 1 ]
   [ "$(tag_value "${d1}")" = "true" ]
+  write_env "extra_log_delivery_sources=other,${theirs}"
   run enable --yes
   assert_success
   assert_output --partial "No changes"
+  refute_output --partial "add ${theirs} to extra_log_delivery_sources"
+  tfvars_normalized "${REPO}/terraform/terraform.tfvars" | grep -qx "extra_log_delivery_sources = \"other,${theirs}\""
 }
 
 @test "enable v2: a distribution whose own source already delivers to S3 is reported and left alone" {

@@ -163,6 +163,7 @@ OPTIONAL_VARIABLES = {
     "cequence_max_concurrent_objects": ("number", 4),
     "cequence_redact": ("string", ""),
     "permissions_boundary_policy_name": ("string", "cequence-cf-passive-boundary"),
+    "extra_log_delivery_sources": ("string", ""),
     "cequence_require_enabled_tag": ("bool", True),
     "cequence_tag_cache_s": ("number", 300),
     "cequence_ca_cert_pem": ("string", ""),
@@ -537,8 +538,9 @@ def test_bucket_policy_v2_log_delivery(cfg):
     assert conditions["aws:SourceAccount"] == {
         "test": "StringEquals", "variable": "aws:SourceAccount", "values": ["${local.account_id}"]}
     assert conditions["aws:SourceArn"] == {
-        "test": "ArnLike", "variable": "aws:SourceArn", "values": ["${local.delivery_source_arn}"]}
+        "test": "ArnLike", "variable": "aws:SourceArn", "values": "${local.delivery_source_arns}"}
     assert conditions["s3:x-amz-acl"]["values"] == ["bucket-owner-full-control"]
+    assert cfg.locals["delivery_source_arns"].startswith("${concat([local.delivery_source_arn], [")
     # Only our delivery sources (the enable script's CequenceCloudFront-<ID>).
     assert cfg.locals["delivery_source_arn"] == (
         "arn:${local.partition}:logs:us-east-1:${local.account_id}:delivery-source:CequenceCloudFront-*")
@@ -553,7 +555,7 @@ def test_bucket_policy_v2_acl_check_statement(cfg):
     assert check["resources"] == ["${local.bucket_arn}"]
     assert block(check["principals"]) == {"type": "Service", "identifiers": ["delivery.logs.amazonaws.com"]}
     conditions = {c["variable"]: c for c in check["condition"]}
-    assert conditions["aws:SourceArn"]["values"] == ["${local.delivery_source_arn}"]
+    assert conditions["aws:SourceArn"]["values"] == "${local.delivery_source_arns}"
     assert conditions["aws:SourceAccount"]["values"] == ["${local.account_id}"]
 
 
