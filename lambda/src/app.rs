@@ -141,7 +141,6 @@ pub async fn process_files(
     for path in files {
         let object = match open_object(path, bucket, key) {
             Opened::Object(object) => object,
-            Opened::NotALog => continue,
             Opened::Failed => {
                 failed += 1;
                 continue;
@@ -153,14 +152,41 @@ pub async fn process_files(
             version: object.version,
         };
         let bar = object.reader.bar_handle();
-        let report = forwarder.forward(object.reader, id).await;
+        let mut report = forwarder.forward(object.reader, id).await;
         bar.finish_and_clear();
+        // Local files are named by their path in what the operator reads.
+        report.object = object.name.clone();
         report_object(&report, None);
         if report.failure_message().is_some() {
             failed += 1;
+        } else if report.summary.transactions == 0 {
+            info!(
+                "{}: no transactions to send (all static, without a distribution id, or malformed)",
+                object.name
+            );
         }
     }
     if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        error!("{failed} file(s) not fully sent; the command line does not retry: fix the cause and run it again");
+        ExitCode::FAILURE
+    }
+}
+
+/// `check`: token and bridge connection for a configuration that validated;
+/// prints what works and what does not. Exit 0 only if everything works.
+pub async fn check(config: Config) -> ExitCode {
+    let Some(bridge) = config.bridge.as_ref() else {
+        return ExitCode::from(2);
+    };
+    let report = crate::check::run(bridge, |arn| async move {
+        let sdk = aws_config().await;
+        read_client_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &arn).await
+    })
+    .await;
+    print!("{}", report.render());
+    if report.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -188,6 +214,7 @@ pub async fn replay(config: Config, urls: &[String], from_dlq: Option<&str>) -> 
     let handler = s3_handler(&config, &sdk, delivery, None);
     let mut failed = 0usize;
     for url in urls {
+        // main checked every URL before anything touched AWS.
         let Some((bucket, key)) = parse_s3_url(url) else {
             error!("{url}: expected s3://bucket/key");
             failed += 1;

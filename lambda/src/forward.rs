@@ -63,17 +63,47 @@ impl ObjectReport {
                 .is_some_and(PipelineError::is_retryable)
     }
 
-    /// One line for the operator: what failed and what to do.
+    /// One line for the operator: what failed and what to do (under Lambda,
+    /// where AWS retries a failed invocation).
     pub fn failure_message(&self) -> Option<String> {
+        self.failure_message_for(Retrier::Aws)
+    }
+
+    /// One line for the operator: what failed and what happens next, told
+    /// truthfully for who retries (the command line never retries by itself).
+    pub fn failure_message_for(&self, retrier: Retrier) -> Option<String> {
         if let Some(e) = &self.delivery_error {
-            return Some(e.to_string());
+            return Some(match (retrier, e) {
+                (Retrier::Aws, _) => e.to_string(),
+                (
+                    Retrier::Operator,
+                    DeliveryError::ObjectFailed {
+                        failed,
+                        total,
+                        indexes,
+                        reason,
+                        retryable,
+                        ..
+                    },
+                ) => format!(
+                    "{}: {failed} of {total} batches not delivered (batch {indexes}): {reason}; {}. Fix the cause and run the command again (re-sent batches carry the same Idempotency-Key)",
+                    self.object,
+                    if *retryable {
+                        "the bridge or the network failed for longer than cequence_retry_max_elapsed_s"
+                    } else {
+                        "the bridge or the token endpoint refused the request"
+                    }
+                ),
+                (Retrier::Operator, _) => format!(
+                    "{}: {e}. Fix the cause and run the command again",
+                    self.object
+                ),
+            });
         }
-        self.pipeline_error.as_ref().map(|e| {
-            if e.is_retryable() {
-                format!("{e}; the object will be retried")
-            } else {
-                format!("{e}. The records before the fault were forwarded; the rest of the object is unreadable: re-upload a good copy to reprocess it (duplicates are dropped by Idempotency-Key)")
-            }
+        self.pipeline_error.as_ref().map(|e| match (e.is_retryable(), retrier) {
+            (true, Retrier::Aws) => format!("{e}; the object will be retried"),
+            (true, Retrier::Operator) => format!("{e}. Run the command again once the cause is fixed"),
+            (false, _) => format!("{e}. The records before the fault were forwarded; the rest of the object is unreadable: re-upload a good copy to reprocess it (duplicates are dropped by Idempotency-Key)"),
         })
     }
 }
@@ -106,6 +136,26 @@ impl<T: TagSource> DistributionGate for BlockingGate<T> {
                 );
                 Ok(false)
             }
+        }
+    }
+}
+
+/// Who processes a failed object again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retrier {
+    /// AWS retries the failed Lambda invocation, then the failure queue keeps it.
+    Aws,
+    /// The operator runs the command again.
+    Operator,
+}
+
+impl Retrier {
+    /// Under Lambda a function name is known; on the command line it is not.
+    pub fn for_function(function_name: Option<&str>) -> Retrier {
+        if function_name.is_some() {
+            Retrier::Aws
+        } else {
+            Retrier::Operator
         }
     }
 }
@@ -215,7 +265,7 @@ pub fn report_object(report: &ObjectReport, function_name: Option<&str>) -> bool
     if report.delivery_error.is_none() && report.summary.transactions > 0 {
         crate::report::log_delivered(&report.summary);
     }
-    if let Some(message) = report.failure_message() {
+    if let Some(message) = report.failure_message_for(Retrier::for_function(function_name)) {
         tracing::error!("{message}");
     }
     if let Some(function_name) = function_name {

@@ -6,6 +6,7 @@
 //! `main.rs` is a thin shell over `cli` and the Lambda runtime.
 
 pub mod app;
+pub mod check;
 pub mod aws;
 pub mod cli;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod delivery;
 pub mod forward;
 pub mod report;
 pub mod secret;
+pub mod settings;
 pub mod telemetry;
 
 /// Product name and version, sent as `User-Agent` and in `source_info`.

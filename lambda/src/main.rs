@@ -13,6 +13,14 @@ fn main() -> ExitCode {
         return lambda();
     }
     let cli = Cli::parse();
+    // Arguments first: nothing touches AWS or the network before they are good.
+    let problems = cf_passive::cli::argument_problems(&cli.command);
+    if !problems.is_empty() {
+        for problem in problems {
+            eprintln!("error: {problem}");
+        }
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Process {
             dry_run: true,
@@ -54,6 +62,13 @@ fn main() -> ExitCode {
                 from_dlq.as_deref(),
             ))
         }
+        Command::Check => {
+            let Some(config) = load(Needs::Bridge) else {
+                eprintln!("check failed: fix the configuration above; nothing was contacted.");
+                return ExitCode::from(2);
+            };
+            runtime().block_on(cf_passive::app::check(config))
+        }
     }
 }
 
@@ -82,7 +97,7 @@ fn load(needs: Needs) -> Option<Config> {
         }
         Err(e) => {
             cf_passive::telemetry::init(tracing::Level::INFO, LogFormat::Text);
-            tracing::error!("configuration error: {e}");
+            tracing::error!("configuration: {e}");
             None
         }
     }

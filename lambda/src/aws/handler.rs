@@ -126,7 +126,10 @@ impl<S: ObjectStore, T: TagSource> Handler<S, T> {
             // Transient and denied alike: a denied read is retried too, so a
             // fixed IAM policy still gets the logs.
             Err(e) => {
-                error!("{e}; the object will be retried");
+                match self.function_name {
+                    Some(_) => error!("{e}; the object will be retried"),
+                    None => error!("{e}; fix the cause and run replay again"),
+                }
                 return ObjectOutcome::Retry(e.to_string());
             }
         };
@@ -144,7 +147,9 @@ impl<S: ObjectStore, T: TagSource> Handler<S, T> {
         if retry {
             return ObjectOutcome::Retry(report.failure_message().unwrap_or_default());
         }
-        if let Some(message) = report.failure_message() {
+        if let Some(message) = report.failure_message_for(crate::forward::Retrier::for_function(
+            self.function_name.as_deref(),
+        )) {
             return ObjectOutcome::Unreadable(message);
         }
         if report.summary.transactions == 0 {
