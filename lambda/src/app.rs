@@ -139,7 +139,7 @@ pub async fn process_files(
     };
     let mut failed = 0;
     for path in files {
-        let object = match open_object(path, bucket, key) {
+        let object = match open_object(path, key) {
             Opened::Object(object) => object,
             Opened::Failed => {
                 failed += 1;

@@ -59,9 +59,10 @@ impl Failure {
             {
                 Failure::WrongCredentials(error.to_string())
             }
-            TokenError::Status { status: 400 | 401 | 403, .. } => {
-                Failure::WrongCredentials(error.to_string())
-            }
+            TokenError::Status {
+                status: 400 | 401 | 403,
+                ..
+            } => Failure::WrongCredentials(error.to_string()),
             TokenError::Transport { reason, .. } => match Failure::from_transport(reason) {
                 Failure::Other(_) => Failure::Other(error.to_string()),
                 sorted => sorted.with_text(error.to_string()),
@@ -162,9 +163,10 @@ where
         }
         SecretSource::SecretsManager { arn } => match read_secret(arn.clone()).await {
             Ok(secret) => {
-                report
-                    .steps
-                    .push(("client secret", Ok(format!("read from Secrets Manager ({arn})"))));
+                report.steps.push((
+                    "client secret",
+                    Ok(format!("read from Secrets Manager ({arn})")),
+                ));
                 Some(secret)
             }
             Err(e) => {
@@ -174,7 +176,8 @@ where
         },
     };
     let have_secret = secret.is_some();
-    let settings = bridge.delivery_settings(secret.unwrap_or_else(|| SecretString::from(String::new())));
+    let settings =
+        bridge.delivery_settings(secret.unwrap_or_else(|| SecretString::from(String::new())));
     // Without a secret there is no token to ask for; the bridge is still probed.
     if have_secret {
         report.steps.push(("token", token_step(&settings).await));
@@ -249,10 +252,22 @@ mod tests {
             code: "invalid_client".into(),
             description: None,
         };
-        assert!(matches!(Failure::from_token(&rejected), Failure::WrongCredentials(_)));
-        let status = TokenError::Status { endpoint: "e".into(), status: 401 };
-        assert!(matches!(Failure::from_token(&status), Failure::WrongCredentials(_)));
-        let server = TokenError::Status { endpoint: "e".into(), status: 503 };
+        assert!(matches!(
+            Failure::from_token(&rejected),
+            Failure::WrongCredentials(_)
+        ));
+        let status = TokenError::Status {
+            endpoint: "e".into(),
+            status: 401,
+        };
+        assert!(matches!(
+            Failure::from_token(&status),
+            Failure::WrongCredentials(_)
+        ));
+        let server = TokenError::Status {
+            endpoint: "e".into(),
+            status: 503,
+        };
         assert!(matches!(Failure::from_token(&server), Failure::Other(_)));
     }
 

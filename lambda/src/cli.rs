@@ -248,7 +248,7 @@ pub enum Opened {
 
 /// Opens `path` (or `-`, standard input) as the object it stands for, and
 /// refuses an empty input or one that is not a log before any parsing.
-pub fn open_object(path: &Path, bucket: &str, key: Option<&str>) -> Opened {
+pub fn open_object(path: &Path, key: Option<&str>) -> Opened {
     let stdin = is_stdin(path);
     let name = if stdin {
         "standard input".to_string()
@@ -350,7 +350,7 @@ pub fn dry_run(
     let mut sink = NdjsonSink::new(BufWriter::with_capacity(256 * 1024, stdout.lock()));
     let mut failures = 0;
     for path in files {
-        let object = match open_object(path, bucket, key) {
+        let object = match open_object(path, key) {
             Opened::Object(object) => object,
             Opened::Failed => {
                 failures += 1;

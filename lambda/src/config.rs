@@ -249,7 +249,8 @@ impl Config {
     /// is reported at once, including `cequence_*` variables that are not
     /// settings (with the closest setting's name).
     pub fn from_env(needs: Needs) -> Result<Config, ConfigErrors> {
-        let unknown = unknown_variables(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()));
+        let unknown =
+            unknown_variables(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()));
         match Config::from_lookup(|name| std::env::var(name).ok(), needs) {
             Ok(config) if unknown.is_empty() => Ok(config),
             Ok(_) => Err(ConfigErrors(unknown)),
@@ -329,13 +330,13 @@ impl Config {
             },
             plain_fields,
         };
-        let require_enabled_tag = problems.or(vars.bool("cequence_require_enabled_tag", true), true);
+        let require_enabled_tag =
+            problems.or(vars.bool("cequence_require_enabled_tag", true), true);
         let tag_cache_ttl = Duration::from_secs(
             problems.or(vars.number("cequence_tag_cache_s", 300, 0, 86_400), 300),
         );
-        let max_concurrent_objects = problems
-            .or(vars.number("cequence_max_concurrent_objects", 4, 1, 64), 4)
-            as usize;
+        let max_concurrent_objects =
+            problems.or(vars.number("cequence_max_concurrent_objects", 4, 1, 64), 4) as usize;
         let bridge = match needs {
             Needs::NoBridge => None,
             Needs::Bridge => Config::bridge(&vars, &mut problems),
@@ -370,9 +371,7 @@ impl Config {
             vars.get("cequence_client_secret_arn"),
             vars.get("cequence_client_secret"),
         ) {
-            (Some(arn), _) if arn.starts_with("arn:") => {
-                Some(SecretSource::SecretsManager { arn })
-            }
+            (Some(arn), _) if arn.starts_with("arn:") => Some(SecretSource::SecretsManager { arn }),
             (Some(arn), _) => problems.ok(Err(problem(
                 "cequence_client_secret_arn",
                 format!("expected an arn:..., got {arn:?}"),
@@ -577,7 +576,12 @@ mod tests {
 
     #[test]
     fn unknown_cequence_variables_get_a_did_you_mean() {
-        let names = ["cequence_batchsize", "CEQUENCE_LOG_LEVEL", "PATH", "cequence_zzz"];
+        let names = [
+            "cequence_batchsize",
+            "CEQUENCE_LOG_LEVEL",
+            "PATH",
+            "cequence_zzz",
+        ];
         let unknown = unknown_variables(names.iter().map(|n| n.to_string()));
         let messages: Vec<String> = unknown.iter().map(ToString::to_string).collect();
         assert_eq!(messages.len(), 2, "{messages:?}");
@@ -628,18 +632,50 @@ mod tests {
                 .to_string()
         };
         let actual = [
-            ("cequence_log_level", c.log_level.to_string().to_ascii_lowercase()),
-            ("cequence_edge_path", b.transactions_url.trim_start_matches("https://edge.example.com").to_string()),
-            ("cequence_auth_style", format!("{:?}", b.auth_style).to_ascii_lowercase()),
-            ("cequence_batch_size", c.pipeline.batch_limits.max_transactions.to_string()),
-            ("cequence_batch_max_bytes", c.pipeline.batch_limits.max_bytes.to_string()),
+            (
+                "cequence_log_level",
+                c.log_level.to_string().to_ascii_lowercase(),
+            ),
+            (
+                "cequence_edge_path",
+                b.transactions_url
+                    .trim_start_matches("https://edge.example.com")
+                    .to_string(),
+            ),
+            (
+                "cequence_auth_style",
+                format!("{:?}", b.auth_style).to_ascii_lowercase(),
+            ),
+            (
+                "cequence_batch_size",
+                c.pipeline.batch_limits.max_transactions.to_string(),
+            ),
+            (
+                "cequence_batch_max_bytes",
+                c.pipeline.batch_limits.max_bytes.to_string(),
+            ),
             ("cequence_gzip", b.gzip.to_string()),
             ("cequence_max_in_flight", b.max_in_flight.to_string()),
-            ("cequence_max_concurrent_objects", c.max_concurrent_objects.to_string()),
-            ("cequence_http_timeout_s", b.http_timeout.as_secs().to_string()),
-            ("cequence_retry_max_elapsed_s", b.retry_max_elapsed.as_secs().to_string()),
-            ("cequence_require_enabled_tag", c.require_enabled_tag.to_string()),
-            ("cequence_tag_cache_s", c.tag_cache_ttl.as_secs().to_string()),
+            (
+                "cequence_max_concurrent_objects",
+                c.max_concurrent_objects.to_string(),
+            ),
+            (
+                "cequence_http_timeout_s",
+                b.http_timeout.as_secs().to_string(),
+            ),
+            (
+                "cequence_retry_max_elapsed_s",
+                b.retry_max_elapsed.as_secs().to_string(),
+            ),
+            (
+                "cequence_require_enabled_tag",
+                c.require_enabled_tag.to_string(),
+            ),
+            (
+                "cequence_tag_cache_s",
+                c.tag_cache_ttl.as_secs().to_string(),
+            ),
             ("cequence_tls_insecure", b.tls_insecure.to_string()),
             ("cequence_allow_insecure_endpoints", "false".to_string()),
         ];

@@ -6,8 +6,8 @@
 //! `main.rs` is a thin shell over `cli` and the Lambda runtime.
 
 pub mod app;
-pub mod check;
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod core;

@@ -67,7 +67,12 @@ pub fn parse(text: &'static str) -> Result<Vec<Setting>, String> {
             "terraform" => Scope::Terraform,
             "script" => Scope::Script,
             "internal" => Scope::Internal,
-            other => return Err(format!("settings.tsv line {}: unknown scope {other:?}", index + 1)),
+            other => {
+                return Err(format!(
+                    "settings.tsv line {}: unknown scope {other:?}",
+                    index + 1
+                ))
+            }
         };
         let yes_no = |value: &str, column: &str| match value {
             "yes" => Ok(true),
@@ -133,7 +138,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// A `--help` section listing the function settings given, with defaults.
 pub fn help_section(keys: &[&str]) -> String {
-    let mut text = String::from("Settings read (environment variables; see lambda/settings.tsv):\n");
+    let mut text =
+        String::from("Settings read (environment variables; see lambda/settings.tsv):\n");
     for key in keys {
         let Some(setting) = find(key) else { continue };
         let default = match (setting.default, setting.required) {
@@ -141,7 +147,10 @@ pub fn help_section(keys: &[&str]) -> String {
             (None, true) => " [required]".to_string(),
             (None, false) => String::new(),
         };
-        text.push_str(&format!("  {key}{default}\n      {}\n", setting.description));
+        text.push_str(&format!(
+            "  {key}{default}\n      {}\n",
+            setting.description
+        ));
     }
     text
 }
@@ -172,9 +181,18 @@ mod tests {
 
     #[test]
     fn typos_get_the_closest_setting() {
-        assert_eq!(did_you_mean("cequence_batchsize"), Some("cequence_batch_size"));
-        assert_eq!(did_you_mean("CEQUENCE_LOG_LEVL"), Some("cequence_log_level"));
-        assert_eq!(did_you_mean("cequence_edge_endpiont"), Some("cequence_edge_endpoint"));
+        assert_eq!(
+            did_you_mean("cequence_batchsize"),
+            Some("cequence_batch_size")
+        );
+        assert_eq!(
+            did_you_mean("CEQUENCE_LOG_LEVL"),
+            Some("cequence_log_level")
+        );
+        assert_eq!(
+            did_you_mean("cequence_edge_endpiont"),
+            Some("cequence_edge_endpoint")
+        );
         assert_eq!(did_you_mean("cequence_something_else_entirely"), None);
         // Terraform-only settings are not suggested for the function.
         assert_eq!(did_you_mean("cequence_aws_region"), None);
@@ -183,7 +201,10 @@ mod tests {
     #[test]
     fn help_lists_defaults_and_required_settings() {
         let help = help_section(&["cequence_batch_size", "cequence_client_id"]);
-        assert!(help.contains("cequence_batch_size [default: 500]"), "{help}");
+        assert!(
+            help.contains("cequence_batch_size [default: 500]"),
+            "{help}"
+        );
         assert!(help.contains("cequence_client_id [required]"), "{help}");
     }
 }

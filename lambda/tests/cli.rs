@@ -206,7 +206,10 @@ fn a_refused_batch_fails_the_run_and_names_the_object_and_batch() {
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(received.len(), 4, "other batches are still delivered");
-    assert!(stderr.contains(LEGACY), "the file is named by its path: {stderr}");
+    assert!(
+        stderr.contains(LEGACY),
+        "the file is named by its path: {stderr}"
+    );
     assert!(stderr.contains("400"), "{stderr}");
     assert!(
         stderr.contains("run the command again") && !stderr.contains("will be retried"),
@@ -264,7 +267,10 @@ fn a_binary_file_is_not_a_log_and_fails_the_run() {
         stderr.contains(&format!("{}: not a CloudFront log", path.display())),
         "{stderr}"
     );
-    assert!(!stderr.contains("malformed"), "not reported as rows: {stderr}");
+    assert!(
+        !stderr.contains("malformed"),
+        "not reported as rows: {stderr}"
+    );
     assert!(!stderr.contains("cequence_log_fields"), "{stderr}");
 
     // The same bytes gzip-compressed are still not a log.
@@ -298,7 +304,11 @@ fn an_empty_file_is_named_and_fails_the_run() {
         stderr.contains(&format!("{}: empty", path.display())),
         "{stderr}"
     );
-    assert_eq!(stdout.lines().count(), 6, "the other file is still processed");
+    assert_eq!(
+        stdout.lines().count(),
+        6,
+        "the other file is still processed"
+    );
 }
 
 #[test]
@@ -311,7 +321,10 @@ fn malformed_rows_are_not_a_failure_of_the_run() {
     let (_, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("malformed=1"), "{stderr}");
-    assert!(stderr.contains(&format!("object={LEGACY}")) || stderr.contains(LEGACY), "{stderr}");
+    assert!(
+        stderr.contains(&format!("object={LEGACY}")) || stderr.contains(LEGACY),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -366,15 +379,35 @@ fn replay_checks_its_arguments_before_touching_aws() {
 #[test]
 fn every_help_lists_the_settings_it_reads() {
     for (command, settings) in [
-        ("process", &["cequence_log_fields", "cequence_client_id", "cequence_batch_size"][..]),
-        ("replay", &["cequence_require_enabled_tag", "cequence_max_concurrent_objects", "AWS_PROFILE"][..]),
-        ("check", &["cequence_auth_endpoint", "cequence_ca_cert_pem"][..]),
+        (
+            "process",
+            &[
+                "cequence_log_fields",
+                "cequence_client_id",
+                "cequence_batch_size",
+            ][..],
+        ),
+        (
+            "replay",
+            &[
+                "cequence_require_enabled_tag",
+                "cequence_max_concurrent_objects",
+                "AWS_PROFILE",
+            ][..],
+        ),
+        (
+            "check",
+            &["cequence_auth_endpoint", "cequence_ca_cert_pem"][..],
+        ),
     ] {
         let output = self::command().args([command, "--help"]).output().unwrap();
         let (stdout, _) = text(&output);
         assert!(output.status.success());
         for setting in settings {
-            assert!(stdout.contains(setting), "{command} --help lacks {setting}:\n{stdout}");
+            assert!(
+                stdout.contains(setting),
+                "{command} --help lacks {setting}:\n{stdout}"
+            );
         }
     }
 }
@@ -451,23 +484,38 @@ fn check_reports_each_failure_as_what_it_is() {
     // Good credentials and the right CA: everything works, nothing is sent.
     let (code, stdout, stderr) = check(&oauth, &good_secret, &bridge.url(), Some(&pki.ca_pem));
     assert_eq!(code, Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("ok      token: got an access token"), "{stdout}");
-    assert!(stdout.contains("ok      bridge:") && stdout.contains("TLS verified"), "{stdout}");
+    assert!(
+        stdout.contains("ok      token: got an access token"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok      bridge:") && stdout.contains("TLS verified"),
+        "{stdout}"
+    );
     assert!(stdout.contains("check passed"), "{stdout}");
     assert!(!stdout.contains(&good_secret) && !stderr.contains(&good_secret));
 
     // A wrong secret: the token step names the credentials; the bridge still works.
     let (code, stdout, _) = check(&oauth, "wrong-secret", &bridge.url(), Some(&pki.ca_pem));
     assert_eq!(code, Some(1), "{stdout}");
-    assert!(stdout.contains("FAILED  token: wrong client credentials"), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  token: wrong client credentials"),
+        "{stdout}"
+    );
     assert!(stdout.contains("ok      bridge:"), "{stdout}");
     assert!(!stdout.contains("wrong-secret"), "{stdout}");
 
     // The wrong CA: both endpoints are untrusted, and said so.
     let (code, stdout, _) = check(&oauth, &good_secret, &bridge.url(), Some(&other_pki.ca_pem));
     assert_eq!(code, Some(1), "{stdout}");
-    assert!(stdout.contains("FAILED  token: TLS certificate not trusted"), "{stdout}");
-    assert!(stdout.contains("FAILED  bridge:") && stdout.contains("TLS certificate not trusted"), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  token: TLS certificate not trusted"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAILED  bridge:") && stdout.contains("TLS certificate not trusted"),
+        "{stdout}"
+    );
 
     // An unreachable bridge (nothing listens on the port).
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -476,9 +524,15 @@ fn check_reports_each_failure_as_what_it_is() {
     let (code, stdout, _) = check(&oauth, &good_secret, &closed_url, Some(&pki.ca_pem));
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("ok      token:"), "{stdout}");
-    assert!(stdout.contains("FAILED  bridge:") && stdout.contains("unreachable"), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  bridge:") && stdout.contains("unreachable"),
+        "{stdout}"
+    );
     assert!(stdout.contains("check failed: 1 of"), "{stdout}");
 
-    assert!(bridge.transactions().is_empty(), "check never sends a transaction");
+    assert!(
+        bridge.transactions().is_empty(),
+        "check never sends a transaction"
+    );
     drop(runtime);
 }

@@ -166,7 +166,8 @@ pub fn sniff(prefix: &[u8]) -> Content {
     } else {
         prefix
     };
-    let control = |b: &u8| *b == 0 || (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || *b == 0x7f;
+    let control =
+        |b: &u8| *b == 0 || (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || *b == 0x7f;
     let count = text.iter().filter(|b| control(b)).count();
     // One stray control byte in a log row is a malformed row, not a binary file.
     if text.contains(&0) || count * 100 > text.len() {
@@ -261,7 +262,9 @@ mod tests {
         assert_eq!(sniff(b"{\"date\":\"x\"}\n"), Content::Text);
         assert_eq!(sniff(b""), Content::Empty);
         assert_eq!(sniff(&gzip(b"")), Content::Empty);
-        let binary: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let binary: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         assert!(matches!(sniff(&binary), Content::Binary { .. }));
         assert!(matches!(sniff(&gzip(&binary)), Content::Binary { .. }));
         assert_eq!(sniff(b"ab\0cd"), Content::Binary { offset: 2 });
