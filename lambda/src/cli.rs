@@ -117,7 +117,12 @@ pub enum Command {
     },
     /// Check the configuration, then get a token and connect to the bridge; sends no transaction.
     #[command(after_help = check_help())]
-    Check,
+    Check {
+        /// Also read the function settings of this .env file (as data: it is
+        /// never run); its values win over the environment's.
+        #[arg(long, value_name = "FILE")]
+        env_file: Option<PathBuf>,
+    },
 }
 
 /// Argument problems found before anything touches the network or AWS.
@@ -146,7 +151,11 @@ pub fn argument_problems(command: &Command) -> Vec<String> {
                 Vec::new()
             }
         }
-        Command::Check => Vec::new(),
+        Command::Check { env_file } => env_file
+            .iter()
+            .filter(|path| !path.is_file())
+            .map(|path| format!("--env-file {}: no such file", path.display()))
+            .collect(),
     }
 }
 

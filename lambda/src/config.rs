@@ -261,6 +261,28 @@ impl Config {
         }
     }
 
+    /// Reads the process environment with the settings of a `.env` file on
+    /// top (for `check --env-file .env`, before a deployment). The file's
+    /// function settings win; its Terraform and script settings are ignored.
+    pub fn from_env_and_file(needs: Needs, text: &str) -> Result<Config, ConfigErrors> {
+        let (file, mut problems) = parse_env_file(text);
+        let environment =
+            unknown_variables(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()));
+        let lookup = |name: &str| file.get(name).cloned().or_else(|| std::env::var(name).ok());
+        match Config::from_lookup(lookup, needs) {
+            Ok(config) if problems.is_empty() && environment.is_empty() => Ok(config),
+            Ok(_) => {
+                problems.extend(environment);
+                Err(ConfigErrors(problems))
+            }
+            Err(ConfigErrors(mut found)) => {
+                found.extend(problems);
+                found.extend(environment);
+                Err(ConfigErrors(found))
+            }
+        }
+    }
+
     /// Reads from any lookup function (tests pass a map).
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
@@ -415,6 +437,53 @@ impl Config {
             tls_insecure: tls_insecure?,
         })
     }
+}
+
+/// The function settings of a `.env` file, read as data (the syntax of
+/// `.env.example`: `key=value`, `#` comments, values optionally in matching
+/// quotes, `\n` a newline inside double quotes). Keys are reported when they
+/// are not settings at all; `allow_insecure_endpoints` becomes the function's
+/// `cequence_allow_insecure_endpoints`, as Terraform passes it.
+pub fn parse_env_file(text: &str) -> (std::collections::HashMap<String, String>, Vec<ConfigError>) {
+    let mut values = std::collections::HashMap::new();
+    let mut problems = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            problems.push(problem(
+                format!(".env line {}", index + 1),
+                "expected key=value",
+            ));
+            continue;
+        };
+        let key = key.trim();
+        let value = value.trim();
+        let value = match value.as_bytes() {
+            [b'"', .., b'"'] if value.len() >= 2 => value[1..value.len() - 1].replace("\\n", "\n"),
+            [b'\'', .., b'\''] if value.len() >= 2 => value[1..value.len() - 1].to_string(),
+            _ => value.to_string(),
+        };
+        match crate::settings::find(key) {
+            Some(setting) if setting.read_by_function() => {
+                values.insert(key.to_string(), value);
+            }
+            Some(_) if key == "allow_insecure_endpoints" => {
+                values.insert("cequence_allow_insecure_endpoints".to_string(), value);
+            }
+            Some(_) => {} // a Terraform or script setting
+            None => {
+                let hint = match crate::settings::did_you_mean(key) {
+                    Some(close) => format!("is not a setting; did you mean {close}?"),
+                    None => "is not a setting (the list is in lambda/settings.tsv)".to_string(),
+                };
+                problems.push(problem(format!(".env line {}: {key}", index + 1), hint));
+            }
+        }
+    }
+    (values, problems)
 }
 
 /// Environment variables that look like settings (`cequence_*`, any case)
@@ -590,6 +659,25 @@ mod tests {
             "cequence_batchsize: is not a setting; did you mean cequence_batch_size?"
         );
         assert!(messages[1].starts_with("cequence_zzz: is not a setting"));
+    }
+
+    #[test]
+    fn a_dotenv_file_is_read_as_data_with_its_function_settings() {
+        let text = "# comment\ncequence_client_id=id\ncequence_ca_cert_pem=\"a\\nb\"\n\
+                    aws_region=us-east-1\nallow_insecure_endpoints='true'\ncequence_batchsize=1\nnonsense\n";
+        let (values, problems) = parse_env_file(text);
+        assert_eq!(values["cequence_client_id"], "id");
+        assert_eq!(values["cequence_ca_cert_pem"], "a\nb");
+        assert_eq!(values["cequence_allow_insecure_endpoints"], "true");
+        assert!(!values.contains_key("aws_region"));
+        let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                ".env line 6: cequence_batchsize: is not a setting; did you mean cequence_batch_size?",
+                ".env line 7: expected key=value"
+            ]
+        );
     }
 
     #[test]

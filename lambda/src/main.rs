@@ -62,8 +62,18 @@ fn main() -> ExitCode {
                 from_dlq.as_deref(),
             ))
         }
-        Command::Check => {
-            let Some(config) = load(Needs::Bridge) else {
+        Command::Check { env_file } => {
+            let loaded = match env_file {
+                None => load(Needs::Bridge),
+                Some(path) => match std::fs::read_to_string(&path) {
+                    Ok(text) => load_with(Config::from_env_and_file(Needs::Bridge, &text)),
+                    Err(e) => {
+                        eprintln!("error: --env-file {}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            let Some(config) = loaded else {
                 eprintln!("check failed: fix the configuration above; nothing was contacted.");
                 return ExitCode::from(2);
             };
@@ -90,7 +100,11 @@ fn lambda() -> ExitCode {
 /// Reads the configuration once and sets up logging from it. A bad setting
 /// still gets logging (text, info) so its error is seen.
 fn load(needs: Needs) -> Option<Config> {
-    match Config::from_env(needs) {
+    load_with(Config::from_env(needs))
+}
+
+fn load_with(loaded: Result<Config, cf_passive::config::ConfigErrors>) -> Option<Config> {
+    match loaded {
         Ok(config) => {
             cf_passive::telemetry::init(config.log_level, config.log_format);
             Some(config)

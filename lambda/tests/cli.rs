@@ -495,6 +495,31 @@ fn check_reports_each_failure_as_what_it_is() {
     assert!(stdout.contains("check passed"), "{stdout}");
     assert!(!stdout.contains(&good_secret) && !stderr.contains(&good_secret));
 
+    // The same settings from a .env file (read as data; deployment keys ignored).
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join(".env");
+    std::fs::write(
+        &env_file,
+        format!(
+            "# as .env.example\ntf_auto_approve=false\naws_region=us-east-1\n\
+             cequence_client_id={}\ncequence_client_secret=\"{good_secret}\"\n\
+             cequence_auth_endpoint={}\ncequence_edge_endpoint={}\ncequence_ca_cert_pem=\"{}\"\n",
+            OAuthConfig::default().client_id,
+            oauth.token_url(),
+            bridge.url(),
+            pki.ca_pem.trim_end().replace('\n', "\\n"),
+        ),
+    )
+    .unwrap();
+    let output = command()
+        .args(["check", "--env-file"])
+        .arg(&env_file)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("check passed"), "{stdout}");
+
     // A wrong secret: the token step names the credentials; the bridge still works.
     let (code, stdout, _) = check(&oauth, "wrong-secret", &bridge.url(), Some(&pki.ca_pem));
     assert_eq!(code, Some(1), "{stdout}");
