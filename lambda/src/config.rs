@@ -1,6 +1,8 @@
 //! `Config::from_env()`: reads and validates every `cequence_*` variable once,
-//! at start-up, and names the variable at fault. Names are the contract's
-//! lowercase ones; the upper-case spelling is accepted as a fallback.
+//! at start-up, and reports every problem at once, each naming its variable
+//! (a `cequence_*` variable that is not a setting gets a "did you mean").
+//! Names are the contract's lowercase ones, listed in `lambda/settings.tsv`;
+//! the upper-case spelling is accepted as a fallback.
 
 use std::time::Duration;
 
