@@ -5,8 +5,10 @@
 
 use std::fmt;
 
-use crate::config::{BridgeConfig, SecretSource};
-use crate::delivery::{tls::build_client, Delivery, TokenError};
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::delivery::{tls::build_client, Delivery, SecretSource, Settings, TokenError};
 use crate::secret::SecretString;
 
 /// What went wrong talking to an endpoint, as an operator would fix it.
@@ -141,7 +143,7 @@ impl CheckReport {
 
 /// Runs the network checks for a configuration that already validated.
 /// `read_secret` resolves a Secrets Manager ARN (only called for one).
-pub async fn run<F, Fut>(bridge: &BridgeConfig, read_secret: F) -> CheckReport
+pub async fn run<F, Fut>(bridge: &Settings, read_secret: F) -> CheckReport
 where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = Result<SecretString, String>>,
@@ -176,8 +178,9 @@ where
         },
     };
     let have_secret = secret.is_some();
-    let settings =
-        bridge.delivery_settings(secret.unwrap_or_else(|| SecretString::from(String::new())));
+    let mut settings = bridge.clone();
+    settings.client_secret =
+        SecretSource::Value(secret.unwrap_or_else(|| SecretString::from(String::new())));
     // Without a secret there is no token to ask for; the bridge is still probed.
     if have_secret {
         report.steps.push(("token", token_step(&settings).await));
@@ -186,7 +189,7 @@ where
     report
 }
 
-async fn token_step(settings: &crate::delivery::Settings) -> Result<String, String> {
+async fn token_step(settings: &Settings) -> Result<String, String> {
     let delivery = Delivery::new(settings.clone()).map_err(|e| e.to_string())?;
     match delivery.token_provider().get().await {
         Ok(_) => Ok(format!(
@@ -199,7 +202,7 @@ async fn token_step(settings: &crate::delivery::Settings) -> Result<String, Stri
 
 /// Connects to the bridge (TLS verified as for delivery) with a `HEAD` of the
 /// transactions URL: any HTTP answer proves the connection and the trust.
-async fn bridge_step(settings: &crate::delivery::Settings) -> Result<String, String> {
+async fn bridge_step(settings: &Settings) -> Result<String, String> {
     let client = build_client(settings).map_err(|e| e.to_string())?;
     let url = &settings.transactions_url;
     let tls = if url.to_ascii_lowercase().starts_with("https://") {
@@ -224,6 +227,29 @@ async fn bridge_step(settings: &crate::delivery::Settings) -> Result<String, Str
             let reason = crate::delivery::token::describe(&e);
             Err(format!("{url}: {}", Failure::from_transport(&reason)))
         }
+    }
+}
+
+/// `cf-passive-lambda check` for a configuration that validated: prints one
+/// line per step. Exit 0 only if everything works.
+pub async fn command(config: Config) -> ExitCode {
+    let Some(bridge) = config.bridge.as_ref() else {
+        return ExitCode::from(2);
+    };
+    let report = run(bridge, |arn| async move {
+        use crate::aws::secrets::{SecretReader, SecretsManager};
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let reader = SecretsManager {
+            client: aws_sdk_secretsmanager::Client::new(&sdk),
+        };
+        reader.client_secret(&arn).await
+    })
+    .await;
+    print!("{}", report.render());
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::core::object::ObjectId;
 use crate::core::pipeline::{
-    process_named_object, AllowAll, Flow, ObjectRef, PipelineOptions, TransactionSink,
+    process_named_object, AllowAll, Flow, PipelineOptions, TransactionSink,
 };
 use crate::core::reader::{sniff, Content, SNIFF_BYTES};
 use crate::report;
@@ -107,10 +108,14 @@ pub enum Command {
     /// Reprocess S3 objects, or the events in the failure queue, with the Lambda's code.
     #[command(after_help = replay_help())]
     Replay {
-        /// Drain this SQS queue (the Lambda's on-failure destination): each message is
-        /// deleted only after all of its objects were delivered.
-        #[arg(long, value_name = "QUEUE_URL")]
+        /// Drain the failure queue (default: cequence_failure_queue_url): Lambda's failed
+        /// events are replayed, parked batches sent exactly; a message is deleted only
+        /// once what it names was delivered.
+        #[arg(long, value_name = "QUEUE_URL", num_args = 0..=1, default_missing_value = "")]
         from_dlq: Option<String>,
+        /// Send objects from their first batch, ignoring their checkpoint tag.
+        #[arg(long)]
+        from_start: bool,
         /// Objects to reprocess, as s3://bucket/key.
         #[arg(value_name = "S3_URL", required_unless_present = "from_dlq")]
         objects: Vec<String>,
@@ -128,13 +133,15 @@ pub enum Command {
 /// Argument problems found before anything touches the network or AWS.
 pub fn argument_problems(command: &Command) -> Vec<String> {
     match command {
-        Command::Replay { from_dlq, objects } => {
+        Command::Replay {
+            from_dlq, objects, ..
+        } => {
             let mut problems: Vec<String> = objects
                 .iter()
-                .filter(|url| crate::app::parse_s3_url(url).is_none())
-                .map(|url| format!("{url:?} is not an S3 object URL: expected s3://bucket/key"))
+                .filter_map(|url| url.parse::<ObjectId>().err())
                 .collect();
-            if let Some(queue) = from_dlq {
+            // An empty value: --from-dlq without a URL, the configured queue.
+            if let Some(queue) = from_dlq.as_deref().filter(|q| !q.is_empty()) {
                 if !queue.starts_with("https://") && !queue.starts_with("http://") {
                     problems.push(format!(
                         "--from-dlq {queue:?}: expected the queue URL (the Terraform output failure_queue_url, https://sqs...)"
@@ -238,12 +245,11 @@ pub fn progress_bar(total_bytes: u64, label: &str) -> ProgressBar {
 
 /// A local file (or standard input) standing for the S3 object `s3://bucket/key`.
 pub struct LocalObject {
-    pub key: String,
+    /// The object it stands for. Its version is a stable stand-in for an
+    /// ETag: the same unchanged file gives the same Idempotency-Keys.
+    pub id: ObjectId,
     /// How messages name it: the path as given, or "standard input".
     pub name: String,
-    /// A stable stand-in for an ETag: the same unchanged file gives the same
-    /// Idempotency-Keys, so re-sending it is deduplicated by the bridge.
-    pub version: String,
     pub reader: Progress<Box<dyn Read + Send>>,
 }
 
@@ -257,7 +263,7 @@ pub enum Opened {
 
 /// Opens `path` (or `-`, standard input) as the object it stands for, and
 /// refuses an empty input or one that is not a log before any parsing.
-pub fn open_object(path: &Path, key: Option<&str>) -> Opened {
+pub fn open_object(path: &Path, bucket: &str, key: Option<&str>) -> Opened {
     let stdin = is_stdin(path);
     let name = if stdin {
         "standard input".to_string()
@@ -327,9 +333,8 @@ pub fn open_object(path: &Path, key: Option<&str>) -> Opened {
     bar.inc(prefix.len() as u64);
     let reader: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(prefix).chain(source));
     Opened::Object(LocalObject {
-        key: local_key(path, key),
+        id: ObjectId::new(bucket, local_key(path, key)).with_version(version),
         name,
-        version,
         reader: Progress { inner: reader, bar },
     })
 }
@@ -359,21 +364,17 @@ pub fn dry_run(
     let mut sink = NdjsonSink::new(BufWriter::with_capacity(256 * 1024, stdout.lock()));
     let mut failures = 0;
     for path in files {
-        let object = match open_object(path, key) {
+        let object = match open_object(path, bucket, key) {
             Opened::Object(object) => object,
             Opened::Failed => {
                 failures += 1;
                 continue;
             }
         };
-        let object_ref = ObjectRef {
-            bucket,
-            key: &object.key,
-        };
         let bar = object.reader.bar_handle();
         let processed = process_named_object(
             object.reader,
-            object_ref,
+            &object.id,
             &object.name,
             options,
             &mut AllowAll,
@@ -412,6 +413,7 @@ mod tests {
     fn replay_arguments_are_checked_before_anything_else() {
         let command = Command::Replay {
             from_dlq: Some("my-queue".into()),
+            from_start: false,
             objects: vec!["s3://b/k".into(), "not-an-s3-url".into()],
         };
         let problems = argument_problems(&command);

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::core::batch::BatchLimits;
 use crate::core::filter::{StaticFilter, DEFAULT_SKIP_EXTENSIONS};
 use crate::core::pipeline::PipelineOptions;
+pub use crate::delivery::SecretSource;
 use crate::delivery::{join_url, AuthStyle, Settings};
 use crate::secret::SecretString;
 
@@ -83,50 +84,6 @@ pub enum LogFormat {
     Text,
 }
 
-/// Where the OAuth client secret comes from.
-#[derive(Debug, Clone)]
-pub enum SecretSource {
-    /// `cequence_client_secret`, held redacted.
-    Value(SecretString),
-    /// `cequence_client_secret_arn`: read from Secrets Manager once per container.
-    SecretsManager { arn: String },
-}
-
-/// Bridge settings, present unless running a dry run.
-#[derive(Debug, Clone)]
-pub struct BridgeConfig {
-    pub auth_endpoint: String,
-    pub client_id: String,
-    pub client_secret: SecretSource,
-    pub auth_style: AuthStyle,
-    pub transactions_url: String,
-    pub gzip: bool,
-    pub max_in_flight: usize,
-    pub http_timeout: Duration,
-    pub retry_max_elapsed: Duration,
-    pub ca_cert_pem: Option<String>,
-    pub tls_insecure: bool,
-}
-
-impl BridgeConfig {
-    /// Delivery settings once the secret is known.
-    pub fn delivery_settings(&self, client_secret: SecretString) -> Settings {
-        Settings {
-            auth_endpoint: self.auth_endpoint.clone(),
-            client_id: self.client_id.clone(),
-            client_secret,
-            auth_style: self.auth_style,
-            transactions_url: self.transactions_url.clone(),
-            gzip: self.gzip,
-            max_in_flight: self.max_in_flight,
-            http_timeout: self.http_timeout,
-            retry_max_elapsed: self.retry_max_elapsed,
-            ca_cert_pem: self.ca_cert_pem.clone(),
-            tls_insecure: self.tls_insecure,
-        }
-    }
-}
-
 /// Everything the program is configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -134,11 +91,19 @@ pub struct Config {
     pub log_format: LogFormat,
     pub pipeline: PipelineOptions,
     /// `None` for a dry run that needs no bridge.
-    pub bridge: Option<BridgeConfig>,
+    pub bridge: Option<Settings>,
     pub require_enabled_tag: bool,
     pub tag_cache_ttl: Duration,
     /// How many records of one S3 event are processed at once.
     pub max_concurrent_objects: usize,
+    /// `cequence_failure_queue_url`: where refused batches are parked (and
+    /// what `replay --from-dlq` drains by default).
+    pub failure_queue_url: Option<String>,
+    /// `AWS_LAMBDA_FUNCTION_NAME`: names the metrics; set only under Lambda.
+    pub function_name: Option<String>,
+    /// `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3` is set (an emulator):
+    /// S3 is then addressed path-style.
+    pub aws_endpoint_override: bool,
 }
 
 /// Whether bridge settings are required.
@@ -244,6 +209,12 @@ fn ca_cert(value: Option<String>) -> Result<Option<String>, ConfigError> {
         ));
     }
     Ok(Some(pem))
+}
+
+/// Whether the process runs under the Lambda runtime
+/// (`AWS_LAMBDA_RUNTIME_API` set): decides between function and command line.
+pub fn under_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
 }
 
 impl Config {
@@ -361,6 +332,17 @@ impl Config {
         );
         let max_concurrent_objects =
             problems.or(vars.number("cequence_max_concurrent_objects", 4, 1, 64), 4) as usize;
+        let failure_queue_url = match vars.get("cequence_failure_queue_url") {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url),
+            Some(other) => {
+                problems.0.push(problem(
+                    "cequence_failure_queue_url",
+                    format!("expected an SQS queue URL, got {other:?}"),
+                ));
+                None
+            }
+            None => None,
+        };
         let bridge = match needs {
             Needs::NoBridge => None,
             Needs::Bridge => Config::bridge(&vars, &mut problems),
@@ -376,6 +358,11 @@ impl Config {
             require_enabled_tag,
             tag_cache_ttl,
             max_concurrent_objects,
+            failure_queue_url,
+            function_name: (vars.lookup)("AWS_LAMBDA_FUNCTION_NAME").filter(|n| !n.is_empty()),
+            aws_endpoint_override: ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+                .iter()
+                .any(|name| (vars.lookup)(name).is_some_and(|v| !v.is_empty())),
         })
     }
 
@@ -383,7 +370,7 @@ impl Config {
     fn bridge<F: Fn(&str) -> Option<String>>(
         vars: &Vars<F>,
         problems: &mut Problems,
-    ) -> Option<BridgeConfig> {
+    ) -> Option<Settings> {
         let allow_http = problems.or(vars.bool("cequence_allow_insecure_endpoints", false), false);
         let auth_endpoint = problems.ok(vars.url("cequence_auth_endpoint", allow_http));
         let edge_endpoint = problems.ok(vars.url("cequence_edge_endpoint", allow_http));
@@ -425,7 +412,7 @@ impl Config {
             problems.ok(vars.number("cequence_retry_max_elapsed_s", 120, 0, 3600));
         let ca_cert_pem = problems.ok(ca_cert(vars.get("cequence_ca_cert_pem")));
         let tls_insecure = problems.ok(vars.bool("cequence_tls_insecure", false));
-        Some(BridgeConfig {
+        Some(Settings {
             auth_endpoint: auth_endpoint?,
             client_id: client_id?,
             client_secret: client_secret?,
@@ -700,14 +687,26 @@ mod tests {
             .into_iter()
             .filter(|n| n.starts_with("cequence_"))
             .collect();
-        let listed: std::collections::BTreeSet<String> = crate::settings::all()
-            .iter()
-            .filter(|s| s.read_by_function())
-            .map(|s| s.key.to_string())
-            .collect();
-        assert_eq!(
-            read, listed,
-            "Config reads (left) and settings.tsv's function/internal cequence_* rows (right) differ"
+        let listed = |keep: &dyn Fn(&crate::settings::Setting) -> bool| {
+            crate::settings::all()
+                .iter()
+                .filter(|s| s.read_by_function() && keep(s))
+                .map(|s| s.key.to_string())
+                .collect::<std::collections::BTreeSet<String>>()
+        };
+        let all_listed = listed(&|_| true);
+        let unlisted: Vec<&String> = read.difference(&all_listed).collect();
+        assert!(
+            unlisted.is_empty(),
+            "Config reads settings that settings.tsv does not list: {unlisted:?}"
+        );
+        // Every setting a user can set in .env takes effect. (An internal row
+        // may belong to a mode whose settings are not wired in yet.)
+        let settable = listed(&|s| s.scope == crate::settings::Scope::Function);
+        let ignored: Vec<&String> = settable.difference(&read).collect();
+        assert!(
+            ignored.is_empty(),
+            "settings.tsv lists function settings that Config never reads: {ignored:?}"
         );
     }
 

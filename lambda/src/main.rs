@@ -9,7 +9,7 @@ use cf_passive::cli::{Cli, Command};
 use cf_passive::config::{Config, LogFormat, Needs};
 
 fn main() -> ExitCode {
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    if cf_passive::config::under_lambda() {
         return lambda();
     }
     let cli = Cli::parse();
@@ -45,21 +45,26 @@ fn main() -> ExitCode {
             let Some(config) = load(Needs::Bridge) else {
                 return ExitCode::from(2);
             };
-            runtime().block_on(cf_passive::app::process_files(
+            runtime().block_on(cf_passive::app::wiring::process(
                 config,
                 &files,
                 &bucket,
                 key.as_deref(),
             ))
         }
-        Command::Replay { from_dlq, objects } => {
+        Command::Replay {
+            from_dlq,
+            from_start,
+            objects,
+        } => {
             let Some(config) = load(Needs::Bridge) else {
                 return ExitCode::from(2);
             };
-            runtime().block_on(cf_passive::app::replay(
+            runtime().block_on(cf_passive::app::wiring::replay(
                 config,
                 &objects,
                 from_dlq.as_deref(),
+                from_start,
             ))
         }
         Command::Check { env_file } => {
@@ -77,7 +82,7 @@ fn main() -> ExitCode {
                 eprintln!("check failed: fix the configuration above; nothing was contacted.");
                 return ExitCode::from(2);
             };
-            runtime().block_on(cf_passive::app::check(config))
+            runtime().block_on(cf_passive::check::command(config))
         }
     }
 }
@@ -88,7 +93,7 @@ fn lambda() -> ExitCode {
     let Some(config) = load(Needs::Bridge) else {
         return ExitCode::FAILURE;
     };
-    match runtime().block_on(cf_passive::app::run_lambda(config)) {
+    match runtime().block_on(cf_passive::app::wiring::run_lambda(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("the Lambda runtime stopped: {e}");

@@ -12,6 +12,7 @@ use super::batch::{Batch, BatchLimits, Batcher};
 use super::distribution::distribution_from_key;
 use super::fields::Field;
 use super::filter::StaticFilter;
+use super::object::ObjectId;
 use super::parse::{Line, Parser};
 use super::reader::{LineReader, RawLine, MAX_LINE_BYTES};
 use super::summary::Summary;
@@ -24,19 +25,6 @@ pub struct PipelineOptions {
     pub batch_limits: BatchLimits,
     /// Field order for v2 `plain` objects without a `#Fields` header.
     pub plain_fields: Vec<String>,
-}
-
-/// The object being processed.
-#[derive(Debug, Clone, Copy)]
-pub struct ObjectRef<'a> {
-    pub bucket: &'a str,
-    pub key: &'a str,
-}
-
-impl ObjectRef<'_> {
-    pub fn url(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
-    }
 }
 
 /// Whether the caller wants more transactions.
@@ -150,7 +138,7 @@ pub struct Processed {
 /// Runs one object through the pipeline.
 pub fn process_object<R, G, S>(
     source: R,
-    object: ObjectRef<'_>,
+    object: &ObjectId,
     options: &PipelineOptions,
     gate: &mut G,
     sink: &mut S,
@@ -160,14 +148,14 @@ where
     G: DistributionGate + ?Sized,
     S: TransactionSink + ?Sized,
 {
-    process_named_object(source, object, &object.url(), options, gate, sink)
+    process_named_object(source, object, &object.to_string(), options, gate, sink)
 }
 
 /// Runs one object through the pipeline; messages and errors call it `name`
 /// (a local file's path), while transactions still carry `s3://bucket/key`.
 pub fn process_named_object<R, G, S>(
     source: R,
-    object: ObjectRef<'_>,
+    object: &ObjectId,
     name: &str,
     options: &PipelineOptions,
     gate: &mut G,
@@ -179,13 +167,13 @@ where
     S: TransactionSink + ?Sized,
 {
     let started = Instant::now();
-    let object_url = object.url();
+    let object_url = object.to_string();
     let log_object = name.to_string();
     let mut summary = Summary::default();
     let mut error = None;
     let mut stopped_early = false;
 
-    let key_distribution = distribution_from_key(object.key).map(str::to_string);
+    let key_distribution = distribution_from_key(&object.key).map(str::to_string);
     let mut decisions: HashMap<String, bool> = HashMap::new();
     let mut parser = Parser::with_fields(&options.plain_fields);
     let mut encoded = Vec::with_capacity(2048);
