@@ -109,7 +109,8 @@ rust_tests() {
   mkdir -p target
   start_moto
   local status
-  { cargo test --workspace --locked 2>&1; echo "$?" >target/cargo-test.status; } | tee target/cargo-test.log
+  # --no-fail-fast: every failing test binary is reported, not just the first.
+  { cargo test --workspace --locked --no-fail-fast 2>&1; echo "$?" >target/cargo-test.status; } | tee target/cargo-test.log
   status="$(cat target/cargo-test.status)"
   local passed failed
   passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' target/cargo-test.log | awk '{s+=$4} END {print s+0}')
