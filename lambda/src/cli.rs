@@ -71,7 +71,7 @@ fn replay_help() -> String {
 fn check_help() -> String {
     format!(
         "{}\nExit status: 0 ready, 1 a network check failed, 2 the configuration has problems.",
-        settings_help(&[LOGGING, BRIDGE, &["cequence_client_secret_arn"]], true)
+        settings_help(&[LOGGING, BRIDGE], true)
     )
 }
 

@@ -147,8 +147,13 @@ pub fn help_section(keys: &[&str]) -> String {
             (None, true) => " [required]".to_string(),
             (None, false) => String::new(),
         };
+        let choices = setting
+            .kind
+            .strip_prefix("enum:")
+            .map(|c| format!(" (one of: {})", c.replace('|', ", ")))
+            .unwrap_or_default();
         text.push_str(&format!(
-            "  {key}{default}\n      {}\n",
+            "  {key}{default}\n      {}{choices}\n",
             setting.description
         ));
     }
@@ -206,5 +211,7 @@ mod tests {
             "{help}"
         );
         assert!(help.contains("cequence_client_id [required]"), "{help}");
+        let help = help_section(&["cequence_auth_style"]);
+        assert!(help.contains("(one of: basic, body)"), "{help}");
     }
 }
