@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::core::batch::BatchLimits;
 use crate::core::filter::{StaticFilter, DEFAULT_SKIP_EXTENSIONS};
 use crate::core::pipeline::PipelineOptions;
+use crate::core::reader::InflateThread;
 use crate::delivery::{join_url, AuthStyle, Settings};
 use crate::secret::SecretString;
 
@@ -253,6 +254,15 @@ impl Config {
                     .collect()
             })
             .unwrap_or_default();
+        let inflate_thread = match vars.get("cequence_inflate_thread") {
+            None => InflateThread::Auto,
+            Some(value) => InflateThread::parse(&value).ok_or_else(|| {
+                problem(
+                    "cequence_inflate_thread",
+                    format!("expected auto, on or off, got {value:?}"),
+                )
+            })?,
+        };
         let pipeline = PipelineOptions {
             static_filter: StaticFilter::parse(&skip_extensions),
             batch_limits: BatchLimits {
@@ -261,6 +271,7 @@ impl Config {
                     as usize,
             },
             plain_fields,
+            inflate_thread,
         };
         let bridge = match needs {
             Needs::NoBridge => None,
@@ -393,6 +404,16 @@ mod tests {
         assert_eq!(c.tag_cache_ttl, Duration::from_secs(300));
         assert_eq!(c.log_level, tracing::Level::INFO);
         assert!(c.pipeline.static_filter.is_static("/a.woff2"));
+    }
+
+    #[test]
+    fn inflate_thread_is_auto_unless_set() {
+        let c = config(&[], Needs::NoBridge).unwrap();
+        assert_eq!(c.pipeline.inflate_thread, InflateThread::Auto);
+        let c = config(&[("cequence_inflate_thread", "Off")], Needs::NoBridge).unwrap();
+        assert_eq!(c.pipeline.inflate_thread, InflateThread::Off);
+        let err = config(&[("cequence_inflate_thread", "2")], Needs::NoBridge).unwrap_err();
+        assert_eq!(err.variable, "cequence_inflate_thread");
     }
 
     #[test]
