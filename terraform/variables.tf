@@ -157,7 +157,7 @@ variable "cequence_retry_max_elapsed_s" {
 }
 
 variable "cequence_inflate_thread" {
-  description = "Inflate gzip log objects on a second thread: auto (only when the function has more than one vCPU, i.e. above 1769 MB), on or off."
+  description = "Inflate gzip log objects on a second thread: auto (only with more than one vCPU, i.e. above 1769 MB of memory), on or off."
   type        = string
   default     = "auto"
 

@@ -323,6 +323,14 @@ impl Config {
                 InflateThread::Auto
             }),
         };
+        // Lambda may show two vCPUs at any memory size but gives a full one only
+        // at 1,769 MB: up to there a second thread only adds work.
+        let lambda_memory_mb = (vars.lookup)("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+            .and_then(|mb| mb.trim().parse::<u32>().ok());
+        let inflate_thread = match (inflate_thread, lambda_memory_mb) {
+            (InflateThread::Auto, Some(mb)) if mb <= 1769 => InflateThread::Off,
+            (chosen, _) => chosen,
+        };
         let pipeline = PipelineOptions {
             static_filter: StaticFilter::parse(&skip_extensions),
             batch_limits: BatchLimits {
@@ -562,6 +570,22 @@ mod tests {
         assert_eq!(c.pipeline.inflate_thread, InflateThread::Off);
         let err = config(&[("cequence_inflate_thread", "2")], Needs::NoBridge).unwrap_err();
         assert_eq!(err.variables(), ["cequence_inflate_thread"]);
+    }
+
+    #[test]
+    fn auto_inflate_thread_is_off_up_to_one_full_lambda_vcpu() {
+        let memory = |mb: &str, setting: Option<&str>| {
+            let mut pairs = vec![("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", mb)];
+            pairs.extend(setting.map(|s| ("cequence_inflate_thread", s)));
+            config(&pairs, Needs::NoBridge)
+                .unwrap()
+                .pipeline
+                .inflate_thread
+        };
+        assert_eq!(memory("128", None), InflateThread::Off);
+        assert_eq!(memory("1769", None), InflateThread::Off);
+        assert_eq!(memory("3008", None), InflateThread::Auto);
+        assert_eq!(memory("128", Some("on")), InflateThread::On);
     }
 
     #[test]
