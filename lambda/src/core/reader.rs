@@ -2,7 +2,7 @@
 //! members, detected by magic bytes), `\n` or `\r\n` endings. Memory is
 //! bounded by the buffer plus the longest accepted line, never by object size.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use flate2::bufread::MultiGzDecoder;
@@ -98,9 +98,24 @@ impl LineReader {
         source: R,
         threaded: bool,
     ) -> io::Result<LineReader> {
-        let mut buffered = BufReader::with_capacity(BUFFER_BYTES, source);
-        // The first read of any real source returns at least two bytes.
-        let compressed = buffered.fill_buf()?.starts_with(&GZIP_MAGIC);
+        // Sniff the magic bytes even from a source that returns one byte per
+        // read, then put them back in front of the rest.
+        let mut source = source;
+        let mut magic = [0u8; 2];
+        let mut got = 0;
+        while got < magic.len() {
+            match source.read(&mut magic[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let compressed = magic[..got] == GZIP_MAGIC;
+        let buffered = BufReader::with_capacity(
+            BUFFER_BYTES,
+            io::Cursor::new(magic[..got].to_vec()).chain(source),
+        );
         let inner: Box<dyn Read + Send> = match (compressed, threaded) {
             (true, true) => inflate_ahead(MultiGzDecoder::new(buffered)),
             (true, false) => Box::new(MultiGzDecoder::new(buffered)),
@@ -481,6 +496,19 @@ mod tests {
                 String::from_utf8_lossy(l).into_owned()
             })
             .collect()
+    }
+
+    #[test]
+    fn gzip_is_recognised_from_a_source_that_returns_one_byte_per_read() {
+        for threaded in [false, true] {
+            let source = Trickle {
+                data: io::Cursor::new(gzip(b"one\ntwo\n")),
+                chunk: 1,
+            };
+            let mut r = LineReader::with_inflate_thread(source, threaded).unwrap();
+            assert!(r.is_compressed());
+            assert_eq!(all_lines(&mut r).unwrap(), ["one", "two"]);
+        }
     }
 
     #[test]
