@@ -70,6 +70,7 @@ locals {
     cequence_max_in_flight       = tostring(var.cequence_max_in_flight)
     cequence_http_timeout_s      = tostring(var.cequence_http_timeout_s)
     cequence_retry_max_elapsed_s = tostring(var.cequence_retry_max_elapsed_s)
+    cequence_inflate_thread      = var.cequence_inflate_thread
     cequence_skip_extensions     = var.cequence_skip_extensions
     cequence_log_fields          = var.cequence_log_fields
     cequence_redact              = var.cequence_redact

@@ -157,6 +157,7 @@ OPTIONAL_VARIABLES = {
     "cequence_max_in_flight": ("number", 4),
     "cequence_http_timeout_s": ("number", 30),
     "cequence_retry_max_elapsed_s": ("number", 120),
+    "cequence_inflate_thread": ("string", "auto"),
     "cequence_skip_extensions": ("string", ""),
     "cequence_client_secret_version": ("number", 1),
     "cequence_log_fields": ("string", ""),
