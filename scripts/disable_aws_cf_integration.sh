@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Undo enable_aws_cf_integration.sh: remove only what it created.
 set -euo pipefail
+# Files this script writes (edited distribution configs) are private.
+umask 077
 
 # shellcheck disable=SC2034  # used by lib/common.sh
 SCRIPT_NAME="disable_aws_cf_integration.sh"
@@ -18,15 +20,20 @@ Usage: scripts/disable_aws_cf_integration.sh [options]
 
 For each CloudFront distribution, removes the logging that
 enable_aws_cf_integration.sh set up (our deliveries, our delivery sources
-${CF_SOURCE_PREFIX}<ID>, legacy logging only when it points at our bucket)
-and tags it ${CF_TAG_KEY}=false. Our delivery destination is deleted once
-no delivery uses it. Logging set up by anyone else is left alone.
+${CF_SOURCE_PREFIX}<ID>, legacy logging only when it points at our bucket,
+restoring the setting recorded in the tag ${CF_ORIGINAL_LOGGING_TAG}) and
+sets an existing ${CF_TAG_KEY} tag to false (a distribution without the tag
+gets none). Our delivery destination is deleted once no delivery uses it.
+Logging set up by anyone else is left alone.
 
   --distribution ID   distribution to disable (repeatable; default: all, after confirmation)
   --destroy           also empty the log bucket (after confirmation) and run terraform destroy;
-                      applies to all distributions
+                      applies to all distributions. Whether the bucket is ours comes from
+                      Terraform's output log_bucket_created: a bucket we did not create is
+                      emptied only under the log prefix; unknown -> refused
   --env FILE          .env file (default: <repo>/.env; only tf_auto_approve is used)
-  --yes               don't ask: no confirmation prompts, terraform destroy -auto-approve
+  --yes               don't ask: confirm every question and terraform destroy -auto-approve
+                      (tf_auto_approve=true in .env auto-approves Terraform only)
   --dry-run           print every mutating AWS/terraform call instead of making it
                       (read-only describe/list/get calls are still made, and printed)
   -h, --help          show this help
@@ -66,7 +73,7 @@ empty_bucket() {
   for ((round = 0; round < 100000; round++)); do
     page="$(aws_ro s3api list-object-versions --bucket "${bucket}" --max-items 1000 "${filter[@]}")" ||
       die "empty bucket ${bucket}" "aws s3api list-object-versions failed" \
-        "check s3:ListBucketVersions on arn:aws:s3:::${bucket}"
+        "check s3:ListBucketVersions on arn:${PARTITION}:s3:::${bucket}"
     [[ -n "${page}" ]] || break
     batch="$(jq -c '{Objects: ([(.Versions // [])[], (.DeleteMarkers // [])[]] | map({Key, VersionId})), Quiet: true}' <<<"${page}")"
     n="$(jq '.Objects | length' <<<"${batch}")"
@@ -74,7 +81,7 @@ empty_bucket() {
     printf '%s' "${batch}" >"${WORKDIR}/delete.json"
     aws_rw s3api delete-objects --bucket "${bucket}" --delete "file://${WORKDIR}/delete.json" ||
       die "empty bucket ${bucket}" "aws s3api delete-objects failed" \
-        "check s3:DeleteObject and s3:DeleteObjectVersion on arn:aws:s3:::${bucket}/*"
+        "check s3:DeleteObject and s3:DeleteObjectVersion on arn:${PARTITION}:s3:::${bucket}/*"
     total=$((total + n))
     [[ "${DRY_RUN}" != "true" ]] || break
   done
@@ -115,26 +122,36 @@ main() {
   trap "rm -rf '${WORKDIR}'" EXIT
   aws_prepare_config "${WORKDIR}"
 
-  AUTO_APPROVE="${yes}"
-  local existing_bucket=""
+  # --yes answers every question; tf_auto_approve only Terraform's.
+  # shellcheck disable=SC2034  # read by confirm in lib/common.sh
+  ASSUME_YES="${yes}"
+  local tf_auto="${yes}"
   if [[ -f "${env_file}" ]]; then
     env_parse "${env_file}" || true
-    [[ "${ENV_VALUES[tf_auto_approve]:-false}" == "true" ]] && AUTO_APPROVE=true
-    existing_bucket="${ENV_VALUES[existing_bucket_name]:-}"
+    [[ "${ENV_VALUES[tf_auto_approve]:-false}" == "true" ]] && tf_auto=true
   fi
 
   if ! tf_read_outputs; then
     die "read terraform outputs" "terraform -chdir=terraform output -json returned no outputs" \
       "nothing to disable if enable never ran; otherwise run terraform -chdir=terraform init first"
   fi
-  local bucket all_dists=false
+  local bucket all_dists=false bucket_created
   bucket="$(tf_output log_bucket_name)"
   LOG_PREFIX="$(tf_output log_prefix)"
   ACCOUNT_ID="$(tf_output account_id)"
+  PARTITION="$(tf_output partition)"
+  PARTITION="${PARTITION:-aws}"
   LEGACY_DOMAIN="$(tf_output legacy_logging_bucket_domain)"
   [[ -n "${LEGACY_DOMAIN}" ]] || LEGACY_DOMAIN="${bucket}.s3.amazonaws.com"
   [[ -n "${bucket}" && -n "${ACCOUNT_ID}" ]] ||
     die "read terraform outputs" "log_bucket_name or account_id is missing" "make sure terraform/ is applied"
+  # Whether the bucket is ours comes from Terraform, never from .env: checked
+  # before anything changes.
+  bucket_created="$(tf_output log_bucket_created)"
+  if [[ "${destroy}" == "true" && "${bucket_created}" != "true" && "${bucket_created}" != "false" ]]; then
+    die "check bucket ownership" "Terraform's outputs don't say whether ${bucket} was created by this deployment (no log_bucket_created output); refusing to empty it; nothing changed" \
+      "run terraform -chdir=terraform apply once with this version (it adds the output), or empty the bucket yourself and run terraform -chdir=terraform destroy"
+  fi
 
   if ((${#dists[@]} == 0)); then
     all_dists=true
@@ -147,7 +164,7 @@ main() {
       cf_describe_distributions "${dists[@]}"
       if [[ "${DRY_RUN}" != "true" ]] && ! confirm "Stop sending the logs of these ${#dists[@]} distribution(s) to ${bucket}?"; then
         die "confirm distributions" "not confirmed; nothing changed" \
-          "answer y, pass --yes, or choose distributions with --distribution ID"
+          "answer y, pass --yes (tf_auto_approve does not answer this), or choose distributions with --distribution ID"
       fi
     fi
   fi
@@ -155,10 +172,11 @@ main() {
   cf_refresh_logs_state
   local id arn
   for id in "${dists[@]}"; do
-    arn="arn:aws:cloudfront::${ACCOUNT_ID}:distribution/${id}"
+    arn="arn:${PARTITION}:cloudfront::${ACCOUNT_ID}:distribution/${id}"
     cf_remove_v2 "${id}" "${arn}"
-    cf_remove_legacy "${id}"
-    cf_set_enabled_tag "${arn}" false
+    cf_remove_legacy "${id}" "${arn}"
+    # Only a tag that is there: disable never tags a distribution that was never enabled.
+    cf_set_enabled_tag "${arn}" false existing
     if [[ "${CF_TAG_RESULT}" == "tagged" ]]; then
       changed
       info "distribution ${id}: tagged ${CF_TAG_KEY}=false"
@@ -171,7 +189,7 @@ main() {
       [[ -n "${name}" ]] || continue
       id="${name#"${CF_SOURCE_PREFIX}"}"
       info "delivery source ${name}: its distribution no longer exists; removing it"
-      cf_remove_v2 "${id}" "arn:aws:cloudfront::${ACCOUNT_ID}:distribution/${id}"
+      cf_remove_v2 "${id}" "arn:${PARTITION}:cloudfront::${ACCOUNT_ID}:distribution/${id}"
     done < <(jq -r --arg p "${CF_SOURCE_PREFIX}" '.[] | select(.name | startswith($p)) | .name' <<<"${CF_SOURCES_JSON}")
   fi
   maybe_delete_destination "$(cf_destination_name "${bucket}")"
@@ -179,18 +197,18 @@ main() {
   if [[ "${destroy}" == "true" ]]; then
     local scope="all objects in ${bucket}"
     local prefix=""
-    if [[ -n "${existing_bucket}" ]]; then
+    if [[ "${bucket_created}" != "true" ]]; then
       # Never empty a bucket we didn't create: only our log prefix.
       prefix="${LOG_PREFIX}"
       scope="objects under ${LOG_PREFIX} in the existing bucket ${bucket}"
     fi
     if [[ "${DRY_RUN}" != "true" ]] && ! confirm "Permanently delete ${scope} and destroy the Terraform deployment?"; then
       die "confirm destroy" "not confirmed; logging is disabled but the deployment is kept" \
-        "re-run with --destroy and answer y (or --yes)"
+        "re-run with --destroy and answer y, or pass --yes (tf_auto_approve does not answer this)"
     fi
     empty_bucket "${bucket}" "${prefix}"
     local -a destroy_args=(destroy)
-    [[ "${AUTO_APPROVE}" == "true" ]] && destroy_args+=(-input=false -auto-approve)
+    [[ "${tf_auto}" == "true" ]] && destroy_args+=(-input=false -auto-approve)
     tf_rw "${destroy_args[@]}" ||
       die "terraform destroy" "terraform destroy failed or was declined" "read terraform's error above, fix it and re-run"
     changed

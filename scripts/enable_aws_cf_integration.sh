@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Deploy cf-passive with Terraform and send CloudFront standard logs to its bucket.
 set -euo pipefail
+# Files this script writes (tfvars, edited distribution configs) are private.
+umask 077
 
 # shellcheck disable=SC2034  # used by lib/common.sh
 SCRIPT_NAME="enable_aws_cf_integration.sh"
@@ -20,14 +22,20 @@ Regenerates terraform/terraform.tfvars from .env, runs terraform init/apply,
 then, for each CloudFront distribution, sends its standard logs to the log
 bucket (logging v2 by default) and tags it ${CF_TAG_KEY}=true.
 Re-running converges: nothing that already exists is created again.
+Logging set up by anyone else is never deleted or overwritten: logging v2
+adds our delivery beside theirs; legacy logging to another bucket is left
+alone unless --take-over (its setting is recorded and disable restores it).
 
   --distribution ID      distribution to enable (repeatable; default: all, after confirmation)
   --output-format FMT    v2 output format: w3c (default) or json
   --legacy               use legacy standard logging (Logging in the distribution config)
-  --replace              take over distributions whose logging is configured elsewhere
+  --take-over            legacy: replace legacy logging that goes to another bucket
+                         (recorded in the tag ${CF_ORIGINAL_LOGGING_TAG}, restored by disable)
+  --replace              recreate our delivery destination when its output format differs
   --skip-terraform       don't regenerate tfvars or run terraform init/apply
   --env FILE             .env file (default: <repo>/.env)
-  --yes                  don't ask: terraform -auto-approve and no confirmation prompts
+  --yes                  don't ask: confirm every distribution and terraform -auto-approve
+                         (tf_auto_approve=true in .env auto-approves Terraform only)
   --dry-run              print every mutating AWS/terraform call instead of making it
                          (read-only describe/list/get calls are still made, and printed)
   -h, --help             show this help
@@ -43,7 +51,7 @@ OUR_LEGACY_ACTIVE=false
 ensure_destination() {
   local name="$1" format="$2" resource_arn="$3" replace="$4" existing cur_fmt cur_arn
   existing="$(jq -c --arg n "${name}" '[.[] | select(.name == $n)][0] // empty' <<<"${CF_DESTINATIONS_JSON}")"
-  DEST_ARN="arn:aws:logs:${CF_LOGS_REGION}:${ACCOUNT_ID}:delivery-destination:${name}"
+  DEST_ARN="arn:${PARTITION}:logs:${CF_LOGS_REGION}:${ACCOUNT_ID}:delivery-destination:${name}"
   if [[ -n "${existing}" ]]; then
     DEST_ARN="$(jq -r '.arn' <<<"${existing}")"
     cur_fmt="$(jq -r '.outputFormat // ""' <<<"${existing}")"
@@ -77,48 +85,49 @@ ensure_destination() {
 }
 
 #######################################
-# Logging v2 for one distribution.
+# Logging v2 for one distribution. CloudFront allows one delivery source per
+# distribution: when someone else's exists, our delivery is added to it
+# (beside theirs) instead of creating ours. CloudWatch Logs allows one S3
+# delivery per source, so a source that already delivers to S3 elsewhere is
+# left alone (returns 1).
 #######################################
 enable_v2() {
-  local id="$1" arn="$2" replace="$3" ours="${CF_SOURCE_PREFIX}$1" foreign src
+  local id="$1" arn="$2" ours="${CF_SOURCE_PREFIX}$1" foreign src src_name their_s3
+  src="$(jq -c --arg n "${ours}" '[.[] | select(.name == $n)][0] // empty' <<<"${CF_SOURCES_JSON}")"
   foreign="$(jq -r --arg a "${arn}" --arg n "${ours}" \
-    '.[] | select((.resourceArns // []) | index($a)) | select(.name != $n) | .name' <<<"${CF_SOURCES_JSON}")"
-  if [[ -n "${foreign}" ]]; then
-    if [[ "${replace}" != "true" ]]; then
-      warn "distribution ${id}: already has a logging v2 delivery source not made by us (${foreign//$'\n'/, }); left untouched (use --replace to take it over)"
+    '[.[] | select((.resourceArns // []) | index($a)) | select(.name != $n) | .name][0] // empty' <<<"${CF_SOURCES_JSON}")"
+  if [[ -z "${src}" && -n "${foreign}" ]]; then
+    their_s3="$(jq -r --arg n "${foreign}" --arg d "${DEST_ARN}" \
+      '[.[] | select(.deliverySourceName == $n and .deliveryDestinationArn != $d and (.deliveryDestinationType // "S3") == "S3")
+        | .deliveryDestinationArn | split(":") | last][0] // empty' <<<"${CF_DELIVERIES_JSON}")"
+    if [[ -n "${their_s3}" ]]; then
+      warn "distribution ${id}: its own logging v2 source ${foreign} already delivers to S3 (destination ${their_s3}) and CloudWatch Logs allows one S3 delivery per source; left untouched (forward from that bucket with existing_bucket_name, or use --legacy)"
       SKIPPED+=("${id}")
       return 1
     fi
-    local name did
-    while IFS= read -r name; do
-      while IFS= read -r did; do
-        [[ -n "${did}" ]] || continue
-        aws_rw logs delete-delivery --region "${CF_LOGS_REGION}" --id "${did}" ||
-          die "delete delivery ${did}" "aws logs delete-delivery failed" "check logs:DeleteDelivery"
-      done < <(jq -r --arg n "${name}" '.[] | select(.deliverySourceName == $n) | .id' <<<"${CF_DELIVERIES_JSON}")
-      aws_rw logs delete-delivery-source --region "${CF_LOGS_REGION}" --name "${name}" ||
-        die "delete delivery source ${name}" "aws logs delete-delivery-source failed" "check logs:DeleteDeliverySource"
-      changed
-      info "distribution ${id}: replaced foreign delivery source ${name}"
-    done <<<"${foreign}"
-  fi
-
-  src="$(jq -c --arg n "${ours}" '[.[] | select(.name == $n)][0] // empty' <<<"${CF_SOURCES_JSON}")"
-  if [[ -n "${src}" ]] && jq -e --arg a "${arn}" '((.resourceArns // []) | index($a)) and .logType == "ACCESS_LOGS"' <<<"${src}" >/dev/null; then
-    info "distribution ${id}: delivery source ${ours} unchanged"
+    src_name="${foreign}"
+    info "distribution ${id}: has its own logging v2 delivery source ${foreign}; adding our delivery beside its own"
+    if [[ ",${ENV_VALUES[extra_log_delivery_sources]:-}," != *",${foreign},"* ]]; then
+      warn "distribution ${id}: the bucket policy admits only our delivery sources; add ${foreign} to extra_log_delivery_sources in .env and re-run, or the next terraform apply removes the statement CloudWatch Logs adds for it"
+    fi
   else
-    aws_rw logs put-delivery-source --region "${CF_LOGS_REGION}" --name "${ours}" \
-      --log-type ACCESS_LOGS --resource-arn "${arn}" ||
-      die "create delivery source ${ours}" "aws logs put-delivery-source failed" \
-        "check logs:PutDeliverySource and cloudfront:AllowVendedLogDeliveryForResource on ${arn}"
-    changed
-    info "distribution ${id}: delivery source ${ours} created"
+    src_name="${ours}"
+    if [[ -n "${src}" ]] && jq -e --arg a "${arn}" '((.resourceArns // []) | index($a)) and .logType == "ACCESS_LOGS"' <<<"${src}" >/dev/null; then
+      info "distribution ${id}: delivery source ${ours} unchanged"
+    else
+      aws_rw logs put-delivery-source --region "${CF_LOGS_REGION}" --name "${ours}" \
+        --log-type ACCESS_LOGS --resource-arn "${arn}" ||
+        die "create delivery source ${ours}" "aws logs put-delivery-source failed" \
+          "check logs:PutDeliverySource and cloudfront:AllowVendedLogDeliveryForResource on ${arn}"
+      changed
+      info "distribution ${id}: delivery source ${ours} created"
+    fi
   fi
 
   local fields_json s3conf delivery want
   fields_json="$(printf '%s\n' "${CF_RECORD_FIELDS[@]}" | jq -R . | jq -cs .)"
   s3conf="$(jq -cn --arg p "${CF_SUFFIX_PATH}" '{suffixPath: $p, enableHiveCompatiblePath: false}')"
-  delivery="$(jq -c --arg n "${ours}" --arg d "${DEST_ARN}" \
+  delivery="$(jq -c --arg n "${src_name}" --arg d "${DEST_ARN}" \
     '[.[] | select(.deliverySourceName == $n and .deliveryDestinationArn == $d)][0] // empty' <<<"${CF_DELIVERIES_JSON}")"
   if [[ -n "${delivery}" ]]; then
     want="$(jq -cn --argjson f "${fields_json}" --arg p "${CF_SUFFIX_PATH}" '{f: ($f | sort), p: $p}')"
@@ -126,12 +135,12 @@ enable_v2() {
       info "distribution ${id}: delivery to ${DEST_ARN##*:} unchanged"
       return 0
     fi
-    # Record fields or path differ: recreate our own delivery.
+    # Our own delivery (to our destination) with other fields or path: recreate it.
     aws_rw logs delete-delivery --region "${CF_LOGS_REGION}" --id "$(jq -r .id <<<"${delivery}")" ||
       die "delete delivery" "aws logs delete-delivery failed" "check logs:DeleteDelivery"
     info "distribution ${id}: delivery settings differ; recreating it"
   fi
-  aws_rw logs create-delivery --region "${CF_LOGS_REGION}" --delivery-source-name "${ours}" \
+  aws_rw logs create-delivery --region "${CF_LOGS_REGION}" --delivery-source-name "${src_name}" \
     --delivery-destination-arn "${DEST_ARN}" --record-fields "${fields_json}" \
     --s3-delivery-configuration "${s3conf}" ||
     die "create delivery for ${id}" "aws logs create-delivery failed" \
@@ -141,24 +150,41 @@ enable_v2() {
 }
 
 #######################################
-# Legacy standard logging for one distribution.
+# Legacy standard logging for one distribution. Logging that goes to another
+# bucket is left alone unless TAKE_OVER; whatever setting we replace is first
+# recorded in the cequence-original-logging tag, so disable can restore it.
 #######################################
 enable_legacy() {
-  local id="$1" replace="$2" want cur enabled bucket
+  local id="$1" arn="$2" take_over="$3" want cur cur_raw enabled bucket encoded
   cf_get_distribution_config "${id}"
   want="$(jq -cn --arg b "${LEGACY_DOMAIN}" --arg p "${LOG_PREFIX}" \
     '{Enabled: true, IncludeCookies: true, Bucket: $b, Prefix: $p}')"
-  cur="$(jq -c '.DistributionConfig.Logging // {} | {Enabled: (.Enabled // false), IncludeCookies: (.IncludeCookies // false), Bucket: (.Bucket // ""), Prefix: (.Prefix // "")}' <<<"${CF_DIST_CONFIG}")"
+  cur_raw="$(jq -c '.DistributionConfig.Logging // {}' <<<"${CF_DIST_CONFIG}")"
+  cur="$(jq -c '{Enabled: (.Enabled // false), IncludeCookies: (.IncludeCookies // false), Bucket: (.Bucket // ""), Prefix: (.Prefix // "")}' <<<"${cur_raw}")"
   if [[ "${cur}" == "${want}" ]]; then
     info "distribution ${id}: legacy logging unchanged (${LEGACY_DOMAIN}/${LOG_PREFIX})"
     return 0
   fi
   enabled="$(jq -r .Enabled <<<"${cur}")"
   bucket="$(jq -r .Bucket <<<"${cur}")"
-  if [[ "${enabled}" == "true" && "${bucket}" != "${LEGACY_DOMAIN}" && "${replace}" != "true" ]]; then
-    warn "distribution ${id}: legacy logging already goes to ${bucket}; left untouched (use --replace to point it at ${LEGACY_DOMAIN})"
+  if [[ "${enabled}" == "true" && "${bucket}" != "${LEGACY_DOMAIN}" && "${take_over}" != "true" ]]; then
+    warn "distribution ${id}: legacy logging already goes to ${bucket}; left untouched (re-run with --take-over to point it at ${LEGACY_DOMAIN}: its setting is recorded and disable restores it)"
     SKIPPED+=("${id}")
     return 1
+  fi
+  if [[ "${bucket}" != "${LEGACY_DOMAIN}" ]]; then
+    cf_read_tags "${arn}"
+    if cf_has_tag "${CF_ORIGINAL_LOGGING_TAG}"; then
+      info "distribution ${id}: its earlier legacy logging setting is already recorded in tag ${CF_ORIGINAL_LOGGING_TAG}"
+    else
+      encoded="$(printf '%s' "${cur_raw}" | base64 | tr -d '\n')"
+      ((${#encoded} <= 256)) ||
+        die "record logging of ${id}" "its current Logging setting is too long to record in a tag (${#encoded} > 256 characters); nothing changed" \
+          "use logging v2 (without --legacy), which adds our delivery beside the existing logging"
+      cf_tag "${arn}" "${CF_ORIGINAL_LOGGING_TAG}" "${encoded}"
+      changed
+      info "distribution ${id}: current legacy logging setting recorded in tag ${CF_ORIGINAL_LOGGING_TAG}"
+    fi
   fi
   cf_put_logging "${id}" "${want}" \
     "check cloudfront:UpdateDistribution and s3:GetBucketAcl/s3:PutBucketAcl on the log bucket"
@@ -170,39 +196,38 @@ enable_legacy() {
 # are not delivered twice.
 #######################################
 remove_our_v2() {
-  local id="$1" arn="$2"
-  if jq -e --arg n "${CF_SOURCE_PREFIX}${id}" 'any(.[]; .name == $n)' <<<"${CF_SOURCES_JSON}" >/dev/null; then
+  local id="$1" arn="$2" sources
+  sources="$(jq -c --arg a "${arn}" --arg n "${CF_SOURCE_PREFIX}${id}" \
+    '[.[] | select(((.resourceArns // []) | index($a)) or .name == $n) | .name]' <<<"${CF_SOURCES_JSON}")"
+  if jq -e --arg n "${CF_SOURCE_PREFIX}${id}" 'any(.[]; .name == $n)' <<<"${CF_SOURCES_JSON}" >/dev/null ||
+    jq -e --argjson src "${sources}" --arg d "${DEST_ARN}" \
+      'any(.[]; .deliveryDestinationArn == $d and (.deliverySourceName as $s | $src | index($s)))' <<<"${CF_DELIVERIES_JSON}" >/dev/null; then
     info "distribution ${id}: switching from logging v2 to legacy logging"
     cf_remove_v2 "${id}" "${arn}"
   fi
 }
 
 #######################################
-# Report a pre-existing legacy logging config pointing elsewhere (v2 mode).
-# Returns 1 (skip) unless --replace.
+# v2 mode: legacy logging to another bucket is someone else's and does not
+# conflict, so it is kept; our own legacy logging is turned off (restored to
+# its recorded setting) once v2 is in place, so nothing is delivered twice.
+# Sets OUR_LEGACY_ACTIVE.
 #######################################
-check_foreign_legacy() {
-  local id="$1" replace="$2" enabled bucket
+check_legacy_in_v2_mode() {
+  local id="$1" enabled bucket
   OUR_LEGACY_ACTIVE=false
   cf_get_distribution_config "${id}"
   enabled="$(jq -r '.DistributionConfig.Logging.Enabled // false' <<<"${CF_DIST_CONFIG}")"
   bucket="$(jq -r '.DistributionConfig.Logging.Bucket // ""' <<<"${CF_DIST_CONFIG}")"
   if [[ "${enabled}" == "true" && "${bucket}" != "${LEGACY_DOMAIN}" ]]; then
-    if [[ "${replace}" != "true" ]]; then
-      warn "distribution ${id}: legacy logging already goes to ${bucket}; left untouched (use --replace to add logging v2 anyway; the legacy setting is kept)"
-      SKIPPED+=("${id}")
-      return 1
-    fi
-    info "distribution ${id}: keeping its legacy logging to ${bucket}; adding logging v2 (--replace)"
+    info "distribution ${id}: keeps its own legacy logging to ${bucket}; adding logging v2 beside it"
   elif [[ "${enabled}" == "true" ]]; then
-    # Our own legacy logging: turned off once v2 is in place (see main), so
-    # records are not delivered twice.
     OUR_LEGACY_ACTIVE=true
   fi
 }
 
 main() {
-  local env_file="${ROOT}/.env" output_format="w3c" legacy=false replace=false
+  local env_file="${ROOT}/.env" output_format="w3c" legacy=false replace=false take_over=false
   local skip_tf=false yes=false
   local -a dists=()
   while (($# > 0)); do
@@ -218,6 +243,7 @@ main() {
         output_format="$2"; shift 2 ;;
       --legacy) legacy=true; shift ;;
       --replace) replace=true; shift ;;
+      --take-over) take_over=true; shift ;;
       --skip-terraform) skip_tf=true; shift ;;
       --env) [[ $# -ge 2 ]] || die "arguments" "--env needs a file" "see --help"; env_file="$2"; shift 2 ;;
       --yes) yes=true; shift ;;
@@ -235,9 +261,12 @@ main() {
   aws_prepare_config "${WORKDIR}"
 
   env_load_or_die "${env_file}"
-  AUTO_APPROVE=false
+  # --yes answers every question; tf_auto_approve only Terraform's.
+  # shellcheck disable=SC2034  # read by confirm in lib/common.sh
+  ASSUME_YES="${yes}"
+  local tf_auto=false
   if [[ "${yes}" == "true" || "${ENV_VALUES[tf_auto_approve]:-false}" == "true" ]]; then
-    AUTO_APPROVE=true
+    tf_auto=true
   fi
 
   # 1. Terraform.
@@ -249,7 +278,7 @@ main() {
     tf_rw init -input=false ||
       die "terraform init" "terraform init failed" "check network access to the provider registry and terraform/ backend settings"
     local -a apply_args=(apply)
-    [[ "${AUTO_APPROVE}" == "true" ]] && apply_args+=(-input=false -auto-approve)
+    [[ "${tf_auto}" == "true" ]] && apply_args+=(-input=false -auto-approve)
     tf_rw "${apply_args[@]}" ||
       die "terraform apply" "terraform apply failed or was declined" "read terraform's error above, fix it and re-run"
   fi
@@ -262,12 +291,14 @@ main() {
     fi
     warn "no terraform outputs yet (not applied); using placeholders for the dry run"
     # shellcheck disable=SC2034  # read by tf_output in lib/common.sh
-    TF_OUTPUTS='{"log_bucket_name":{"value":"<log_bucket_name>"},"log_prefix":{"value":"cloudfront-logs/"},"account_id":{"value":"<account_id>"},"legacy_logging_bucket_domain":{"value":"<log_bucket_name>.s3.amazonaws.com"},"delivery_destination_resource_arn":{"value":"arn:aws:s3:::<log_bucket_name>/cloudfront-logs"}}'
+    TF_OUTPUTS='{"log_bucket_name":{"value":"<log_bucket_name>"},"log_prefix":{"value":"cloudfront-logs/"},"account_id":{"value":"<account_id>"},"partition":{"value":"aws"},"legacy_logging_bucket_domain":{"value":"<log_bucket_name>.s3.amazonaws.com"},"delivery_destination_resource_arn":{"value":"arn:aws:s3:::<log_bucket_name>/cloudfront-logs"}}'
   fi
   local bucket resource_arn
   bucket="$(tf_output log_bucket_name)"
   LOG_PREFIX="$(tf_output log_prefix)"
   ACCOUNT_ID="$(tf_output account_id)"
+  PARTITION="$(tf_output partition)"
+  PARTITION="${PARTITION:-aws}"
   LEGACY_DOMAIN="$(tf_output legacy_logging_bucket_domain)"
   resource_arn="$(tf_output delivery_destination_resource_arn)"
   [[ -n "${LEGACY_DOMAIN}" ]] || LEGACY_DOMAIN="${bucket}.s3.amazonaws.com"
@@ -294,7 +325,7 @@ main() {
     cf_describe_distributions "${dists[@]}"
     if [[ "${DRY_RUN}" != "true" ]] && ! confirm "Send the standard logs of these ${#dists[@]} distribution(s) to ${bucket}?"; then
       die "confirm distributions" "not confirmed; nothing changed in CloudFront" \
-        "answer y, pass --yes, or choose distributions with --distribution ID"
+        "answer y, pass --yes (tf_auto_approve does not answer this), or choose distributions with --distribution ID"
     fi
   fi
 
@@ -302,20 +333,21 @@ main() {
   [[ "${legacy}" == "true" ]] && mode="legacy"
   info "Enabling ${#dists[@]} distribution(s), logging ${mode}, bucket ${bucket}, prefix ${LOG_PREFIX}"
   cf_refresh_logs_state
+  DEST_ARN="arn:${PARTITION}:logs:${CF_LOGS_REGION}:${ACCOUNT_ID}:delivery-destination:$(cf_destination_name "${bucket}")"
   if [[ "${legacy}" != "true" ]]; then
     ensure_destination "$(cf_destination_name "${bucket}")" "${output_format}" "${resource_arn}" "${replace}"
   fi
   for id in "${dists[@]}"; do
-    arn="arn:aws:cloudfront::${ACCOUNT_ID}:distribution/${id}"
+    arn="arn:${PARTITION}:cloudfront::${ACCOUNT_ID}:distribution/${id}"
     if [[ "${legacy}" == "true" ]]; then
-      enable_legacy "${id}" "${replace}" || continue
+      enable_legacy "${id}" "${arn}" "${take_over}" || continue
       remove_our_v2 "${id}" "${arn}"
     else
-      check_foreign_legacy "${id}" "${replace}" || continue
-      enable_v2 "${id}" "${arn}" "${replace}" || continue
+      check_legacy_in_v2_mode "${id}"
+      enable_v2 "${id}" "${arn}" || continue
       if [[ "${OUR_LEGACY_ACTIVE}" == "true" ]]; then
         info "distribution ${id}: switching from legacy logging to logging v2"
-        cf_remove_legacy "${id}"
+        cf_remove_legacy "${id}" "${arn}"
       fi
     fi
     cf_set_enabled_tag "${arn}" true
@@ -329,7 +361,7 @@ main() {
 
   # 4. Summary.
   if ((${#SKIPPED[@]} > 0)); then
-    warn "left untouched (logging configured elsewhere): ${SKIPPED[*]}"
+    warn "left untouched (logging configured elsewhere, see the warnings above): ${SKIPPED[*]}"
   fi
   if [[ "${DRY_RUN}" == "true" ]]; then
     info "Dry run: ${CHANGES} change(s) would be made; nothing was changed."

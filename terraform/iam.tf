@@ -11,10 +11,14 @@ data "aws_iam_policy_document" "lambda_assume_role" {
   }
 }
 
+# Every role here carries the permissions boundary: the deployer policy only
+# allows creating or changing roles that have it, so whatever policy the
+# deployer writes on a role, the role can never exceed the boundary.
 resource "aws_iam_role" "lambda" {
-  name               = local.role_name
-  description        = "Execution role of ${local.function_name}."
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume_role.json
+  name                 = local.role_name
+  description          = "Execution role of ${local.function_name}."
+  assume_role_policy   = data.aws_iam_policy_document.lambda_assume_role.json
+  permissions_boundary = local.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "lambda" {
@@ -23,6 +27,22 @@ data "aws_iam_policy_document" "lambda" {
     effect    = "Allow"
     actions   = ["s3:GetObject"]
     resources = [local.log_objects_arn]
+  }
+
+  # Without ListBucket, S3 answers a missing key with 403 (like a denied
+  # one); with it the function can tell a deleted object from a permission
+  # problem. Limited to listings under the log prefix.
+  statement {
+    sid       = "ListLogObjects"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.log_prefix}*"]
+    }
   }
 
   # The delivered-batches checkpoint of a retried object is a tag on the log
@@ -85,4 +105,24 @@ resource "aws_iam_role_policy" "lambda_xray" {
   name   = "${var.name_prefix}-lambda-xray"
   role   = aws_iam_role.lambda.id
   policy = data.aws_iam_policy_document.lambda_xray.json
+}
+
+# Redaction only: read the hash key, and nothing else of Secrets Manager.
+data "aws_iam_policy_document" "lambda_redact" {
+  count = local.redact_enabled ? 1 : 0
+
+  statement {
+    sid       = "ReadRedactKey"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.redact_key[0].arn]
+  }
+}
+
+resource "aws_iam_role_policy" "lambda_redact" {
+  count = local.redact_enabled ? 1 : 0
+
+  name   = "${var.name_prefix}-lambda-redact"
+  role   = aws_iam_role.lambda.id
+  policy = data.aws_iam_policy_document.lambda_redact[0].json
 }

@@ -2,6 +2,10 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
+# Canonical user of the awslogsdelivery account that writes legacy CloudFront
+# logs (the provider knows it per partition; no API call).
+data "aws_cloudfront_log_delivery_canonical_user_id" "current" {}
+
 resource "random_id" "suffix" {
   byte_length = 4
 }
@@ -22,14 +26,27 @@ locals {
   secret_name    = "${var.name_prefix}-client-secret-${local.suffix}"
   topic_name     = "${var.name_prefix}-alarms-${local.suffix}"
 
+  redact_enabled         = var.cequence_redact != ""
+  redact_key_secret_name = "${var.name_prefix}-redact-key-${local.suffix}"
+
+  # Created by an administrator, not by Terraform: a deployer that could edit
+  # the boundary could lift it (see docs/operations.md).
+  permissions_boundary_arn = "arn:${local.partition}:iam::${local.account_id}:policy/${var.permissions_boundary_policy_name}"
+
   # Objects CloudFront writes and the Lambda reads.
   log_objects_arn = "${local.bucket_arn}/${var.log_prefix}*"
 
-  # CloudFront standard logging v2 delivers through CloudWatch Logs in us-east-1.
-  delivery_source_arn = "arn:${local.partition}:logs:us-east-1:${local.account_id}:delivery-source:*"
+  # CloudFront standard logging v2 delivers through CloudWatch Logs in
+  # us-east-1; only our delivery sources (named by the enable script,
+  # scripts/lib/common.sh CF_SOURCE_PREFIX) may write to the bucket.
+  delivery_source_arn = "arn:${local.partition}:logs:us-east-1:${local.account_id}:delivery-source:CequenceCloudFront-*"
+  # Plus a distribution's own sources that carry our delivery (see the variable).
+  delivery_source_arns = concat([local.delivery_source_arn], [
+    for name in compact(split(",", var.extra_log_delivery_sources)) :
+    "arn:${local.partition}:logs:us-east-1:${local.account_id}:delivery-source:${name}"
+  ])
 
-  # Canonical user id of the awslogsdelivery account that writes legacy CloudFront logs.
-  awslogsdelivery_canonical_id = "c4c1ede66af53448b93c283ce9448c4ba468c9432aa01d700d3878632f77d2d0"
+  awslogsdelivery_canonical_id = data.aws_cloudfront_log_delivery_canonical_user_id.current.id
 
   lambda_zip_path = coalesce(var.lambda_zip_path, "${path.module}/../target/lambda/cf-passive-lambda/bootstrap.zip")
 
@@ -55,10 +72,15 @@ locals {
     cequence_retry_max_elapsed_s = tostring(var.cequence_retry_max_elapsed_s)
     cequence_inflate_thread      = var.cequence_inflate_thread
     cequence_skip_extensions     = var.cequence_skip_extensions
-    cequence_require_enabled_tag = tostring(var.cequence_require_enabled_tag)
-    cequence_tag_cache_s         = tostring(var.cequence_tag_cache_s)
-    cequence_ca_cert_pem         = var.cequence_ca_cert_pem
-    cequence_tls_insecure        = tostring(var.cequence_tls_insecure)
+    cequence_log_fields          = var.cequence_log_fields
+    cequence_redact              = var.cequence_redact
+    # Only the ARN: the key itself stays in Secrets Manager.
+    cequence_redact_key_secret_arn  = local.redact_enabled ? aws_secretsmanager_secret.redact_key[0].arn : ""
+    cequence_max_concurrent_objects = tostring(var.cequence_max_concurrent_objects)
+    cequence_require_enabled_tag    = tostring(var.cequence_require_enabled_tag)
+    cequence_tag_cache_s            = tostring(var.cequence_tag_cache_s)
+    cequence_ca_cert_pem            = var.cequence_ca_cert_pem
+    cequence_tls_insecure           = tostring(var.cequence_tls_insecure)
     # The function itself refuses http:// endpoints unless told otherwise.
     cequence_allow_insecure_endpoints = tostring(var.allow_insecure_endpoints)
     # Batches the bridge refused for good are parked here, one message each.

@@ -3,6 +3,11 @@ output "log_bucket_name" {
   value       = local.bucket_name
 }
 
+output "log_bucket_created" {
+  description = "true when Terraform created the log bucket (so disable --destroy may empty all of it); false for existing_bucket_name, a bucket that belongs to someone else."
+  value       = local.create_bucket
+}
+
 output "log_bucket_arn" {
   description = "ARN of the log bucket."
   value       = local.bucket_arn
@@ -43,6 +48,11 @@ output "aws_region" {
   value       = var.aws_region
 }
 
+output "partition" {
+  description = "AWS partition of the deployment (aws, aws-cn, aws-us-gov), for building ARNs."
+  value       = local.partition
+}
+
 output "account_id" {
   description = "AWS account id of the deployment."
   value       = local.account_id
@@ -66,6 +76,11 @@ output "delivery_destination_resource_arn" {
 output "client_secret_arn" {
   description = "ARN of the Secrets Manager secret holding the OAuth2 client secret."
   value       = aws_secretsmanager_secret.client_secret.arn
+}
+
+output "redact_key_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the redaction hash key, or null when cequence_redact is empty."
+  value       = one(aws_secretsmanager_secret.redact_key[*].arn)
 }
 
 output "alarm_topic_arn" {

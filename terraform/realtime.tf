@@ -69,9 +69,10 @@ data "aws_iam_policy_document" "realtime_cloudfront_assume_role" {
 resource "aws_iam_role" "realtime_cloudfront" {
   count = local.realtime_count
 
-  name               = local.realtime_role_name
-  description        = "Assumed by CloudFront to write real-time logs to ${local.realtime_name}."
-  assume_role_policy = data.aws_iam_policy_document.realtime_cloudfront_assume_role.json
+  name                 = local.realtime_role_name
+  description          = "Assumed by CloudFront to write real-time logs to ${local.realtime_name}."
+  assume_role_policy   = data.aws_iam_policy_document.realtime_cloudfront_assume_role.json
+  permissions_boundary = local.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "realtime_cloudfront" {

@@ -118,12 +118,62 @@ data "aws_iam_policy_document" "log_bucket" {
     }
   }
 
-  # CloudFront standard logging v2 (CloudWatch Logs vended delivery).
+  statement {
+    sid       = "DenyTlsOlderThan12"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [local.bucket_arn, "${local.bucket_arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "NumericLessThan"
+      variable = "s3:TlsVersion"
+      values   = ["1.2"]
+    }
+  }
+
+  # CloudFront standard logging v2 (CloudWatch Logs vended delivery), from
+  # our delivery sources only. The two statements are the ones CloudWatch
+  # Logs would otherwise append itself (and Terraform would then remove).
   statement {
     sid       = "AllowCloudFrontV2LogDelivery"
     effect    = "Allow"
     actions   = ["s3:PutObject"]
     resources = [local.log_objects_arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["delivery.logs.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "s3:x-amz-acl"
+      values   = ["bucket-owner-full-control"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = local.delivery_source_arns
+    }
+  }
+
+  statement {
+    sid       = "AllowCloudFrontV2LogDeliveryAclCheck"
+    effect    = "Allow"
+    actions   = ["s3:GetBucketAcl", "s3:ListBucket"]
+    resources = [local.bucket_arn]
 
     principals {
       type        = "Service"
@@ -139,7 +189,7 @@ data "aws_iam_policy_document" "log_bucket" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = [local.delivery_source_arn]
+      values   = local.delivery_source_arns
     }
   }
 }

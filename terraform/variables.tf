@@ -17,13 +17,25 @@ variable "cequence_client_id" {
 }
 
 variable "cequence_client_secret" {
-  description = "OAuth2 client secret. Stored in AWS Secrets Manager; the Lambda receives only the secret's ARN (cequence_client_secret_arn). Note that it is also kept in the Terraform state."
+  description = "OAuth2 client secret. Ephemeral and written to Secrets Manager through a write-only argument, so it is never stored in the Terraform state or plan; the Lambda receives only the secret's ARN (cequence_client_secret_arn). Bump cequence_client_secret_version to store a new value."
   type        = string
   sensitive   = true
+  ephemeral   = true
 
   validation {
     condition     = length(var.cequence_client_secret) > 0
     error_message = "cequence_client_secret must not be empty."
+  }
+}
+
+variable "cequence_client_secret_version" {
+  description = "Version of cequence_client_secret. Terraform cannot see a write-only value change, so the secret is stored again only when this number changes; scripts/setup-tfvars.sh increments it whenever the secret in .env changes."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.cequence_client_secret_version >= 1 && floor(var.cequence_client_secret_version) == var.cequence_client_secret_version
+    error_message = "cequence_client_secret_version must be a whole number of at least 1."
   }
 }
 
@@ -173,6 +185,39 @@ variable "cequence_skip_extensions" {
   default     = ""
 }
 
+variable "cequence_log_fields" {
+  description = "Comma-separated field names of CloudFront standard logging v2 records written in the plain (header-less) output format, in their order. Empty = the records carry their own header (w3c, json)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([^,\\s]+(,[^,\\s]+)*)?$", var.cequence_log_fields))
+    error_message = "cequence_log_fields must be empty or field names separated by commas, without spaces, e.g. date,time,c-ip,cs-method."
+  }
+}
+
+variable "cequence_max_concurrent_objects" {
+  description = "Log objects of one S3 event processed at the same time (1..64)."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.cequence_max_concurrent_objects >= 1 && var.cequence_max_concurrent_objects <= 64 && floor(var.cequence_max_concurrent_objects) == var.cequence_max_concurrent_objects
+    error_message = "cequence_max_concurrent_objects must be a whole number from 1 to 64."
+  }
+}
+
+variable "cequence_redact" {
+  description = "Privacy, opt-in: comma-separated values replaced by a keyed hash (HMAC-SHA256, truncated) before they reach the bridge: cookie-values, query:<parameter>, header:<name>, e.g. \"cookie-values,query:token,header:authorization\". Non-empty = Terraform also creates a Secrets Manager secret with a generated hash key (never in the state). Empty = off."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^((cookie-values|query:[^,:\\s]+|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)(,(cookie-values|query:[^,:\\s]+|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+))*)?$", var.cequence_redact))
+    error_message = "cequence_redact must be empty or a comma-separated list (no spaces) of cookie-values, query:<parameter> and header:<name>, e.g. cookie-values,query:token,header:authorization."
+  }
+}
+
 variable "cequence_require_enabled_tag" {
   description = "Forward only distributions tagged cequence-enabled = true (looked up with cloudfront:ListTagsForResource). false forwards every distribution whose logs reach the bucket."
   type        = bool
@@ -245,6 +290,17 @@ variable "tags" {
   default     = {}
 }
 
+variable "permissions_boundary_policy_name" {
+  description = "Name of the customer managed policy (created by an administrator from policies/cequence-cf-passive-boundary-policy.json) attached as the permissions boundary of every role this configuration creates. The deployer policy only allows creating or changing roles that carry it."
+  type        = string
+  default     = "cequence-cf-passive-boundary"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,128}$", var.permissions_boundary_policy_name))
+    error_message = "permissions_boundary_policy_name must be an IAM policy name (1-128 letters, digits and +=,.@_-)."
+  }
+}
+
 # ---------------------------------------------------------------------------
 # Log bucket
 # ---------------------------------------------------------------------------
@@ -277,6 +333,17 @@ variable "legacy_logging" {
   default     = false
 }
 
+variable "extra_log_delivery_sources" {
+  description = "Comma-separated names of other CloudWatch Logs delivery sources (us-east-1) allowed to write CloudFront standard logs v2 to the bucket, besides ours (CequenceCloudFront-*): a distribution's own source to which enable_aws_cf_integration.sh added our delivery (it names them). Empty = ours only."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9_-]{1,60}(,[A-Za-z0-9_-]{1,60})*)?$", var.extra_log_delivery_sources))
+    error_message = "extra_log_delivery_sources must be empty or delivery source names (letters, digits, _ and -) separated by commas, without spaces."
+  }
+}
+
 variable "existing_bucket_name" {
   description = "Use this existing bucket (same region) instead of creating one. Terraform then only adds the Lambda notification (replacing the bucket's whole notification configuration) and does not change the bucket's policy, ACLs, encryption or lifecycle. Empty = create a bucket."
   type        = string
@@ -293,7 +360,7 @@ variable "existing_bucket_name" {
 # ---------------------------------------------------------------------------
 
 variable "architecture" {
-  description = "Lambda instruction set: arm64 (cheaper per GB-second) or x86_64. Must match the build (cargo lambda build --release --arm64 or --x86-64)."
+  description = "Lambda instruction set: arm64 (cheaper per GB-second) or x86_64. Must match the build (scripts/build-lambda.sh)."
   type        = string
   default     = "arm64"
 
@@ -365,7 +432,7 @@ variable "log_retention_days_lambda" {
 }
 
 variable "lambda_zip_path" {
-  description = "Path of the Lambda deployment zip (built by cargo lambda build --release --output-format zip). null or empty = <module>/../target/lambda/cf-passive-lambda/bootstrap.zip."
+  description = "Path of the Lambda deployment zip (built by scripts/build-lambda.sh). null or empty = <module>/../target/lambda/cf-passive-lambda/bootstrap.zip."
   type        = string
   default     = null
 }

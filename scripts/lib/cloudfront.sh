@@ -18,6 +18,10 @@ readonly -a CF_RECORD_FIELDS=(
 )
 # shellcheck disable=SC2034
 readonly CF_SUFFIX_PATH='{DistributionId}/{yyyy}/{MM}/{dd}/{HH}'
+# Tag holding a distribution's legacy Logging setting from before
+# `enable --legacy` replaced it (base64 of its JSON); disable restores it
+# exactly and removes the tag. Tag values allow base64's characters.
+readonly CF_ORIGINAL_LOGGING_TAG="cequence-original-logging"
 
 # Cached describe-* results (JSON arrays), refreshed by cf_refresh_logs_state.
 CF_SOURCES_JSON='[]'
@@ -26,6 +30,7 @@ CF_DELIVERIES_JSON='[]'
 CF_DIST_CONFIG='{}'
 CF_LIST_JSON='{}'
 CF_TAG_RESULT=''
+CF_TAGS_JSON='[]'
 CHANGES=0
 
 # Count one change made (or, under --dry-run, that would be made).
@@ -87,23 +92,61 @@ cf_get_distribution_config() {
 }
 
 #######################################
-# Set the cequence-enabled tag on a distribution ARN to VALUE (true|false),
-# unless it already has that value. Sets CF_TAG_RESULT to tagged|unchanged.
+# Read the tags of a distribution ARN into CF_TAGS_JSON (a JSON array).
 #######################################
-cf_set_enabled_tag() {
-  local arn="$1" value="$2" out current
+cf_read_tags() {
+  local arn="$1" out
   out="$(aws_ro cloudfront list-tags-for-resource --resource "${arn}")" ||
     die "read tags of ${arn}" "aws cloudfront list-tags-for-resource failed" \
       "check cloudfront:ListTagsForResource in the deployer policy"
-  current="$(jq -r --arg k "${CF_TAG_KEY}" '(.Tags.Items // [])[] | select(.Key == $k) | .Value' <<<"${out:-"{}"}")"
+  CF_TAGS_JSON="$(jq -c '.Tags.Items // []' <<<"${out:-"{}"}")"
+}
+
+# Value of tag KEY in CF_TAGS_JSON (empty when absent); cf_has_tag KEY.
+cf_tag_value() { jq -r --arg k "$1" '.[] | select(.Key == $k) | .Value' <<<"${CF_TAGS_JSON}"; }
+cf_has_tag() { jq -e --arg k "$1" 'any(.[]; .Key == $k)' <<<"${CF_TAGS_JSON}" >/dev/null; }
+
+#######################################
+# Set tag KEY=VALUE on a distribution ARN.
+#######################################
+cf_tag() {
+  local arn="$1" key="$2" value="$3"
+  aws_rw cloudfront tag-resource --resource "${arn}" \
+    --tags "$(jq -cn --arg k "${key}" --arg v "${value}" '{Items: [{Key: $k, Value: $v}]}')" ||
+    die "tag ${arn}" "aws cloudfront tag-resource failed" \
+      "check cloudfront:TagResource in the deployer policy"
+}
+
+#######################################
+# Remove tag KEY from a distribution ARN.
+#######################################
+cf_untag() {
+  local arn="$1" key="$2"
+  aws_rw cloudfront untag-resource --resource "${arn}" \
+    --tag-keys "$(jq -cn --arg k "${key}" '{Items: [$k]}')" ||
+    die "untag ${arn}" "aws cloudfront untag-resource failed" \
+      "check cloudfront:UntagResource in the deployer policy"
+}
+
+#######################################
+# Set the cequence-enabled tag on a distribution ARN to VALUE (true|false),
+# unless it already has that value. With a third argument "existing", only
+# a tag that is already there is changed (disable never adds one). Sets
+# CF_TAG_RESULT to tagged|unchanged|absent.
+#######################################
+cf_set_enabled_tag() {
+  local arn="$1" value="$2" only="${3:-}" current
+  cf_read_tags "${arn}"
+  if [[ "${only}" == "existing" ]] && ! cf_has_tag "${CF_TAG_KEY}"; then
+    CF_TAG_RESULT=absent
+    return 0
+  fi
+  current="$(cf_tag_value "${CF_TAG_KEY}")"
   if [[ "${current}" == "${value}" ]]; then
     CF_TAG_RESULT=unchanged
     return 0
   fi
-  aws_rw cloudfront tag-resource --resource "${arn}" \
-    --tags "$(jq -cn --arg k "${CF_TAG_KEY}" --arg v "${value}" '{Items: [{Key: $k, Value: $v}]}')" ||
-    die "tag ${arn}" "aws cloudfront tag-resource failed" \
-      "check cloudfront:TagResource in the deployer policy"
+  cf_tag "${arn}" "${CF_TAG_KEY}" "${value}"
   CF_TAG_RESULT=tagged
 }
 
@@ -124,27 +167,41 @@ cf_put_logging() {
 }
 
 #######################################
-# Remove our v2 delivery source and its deliveries for one distribution
-# (uses and updates the CF_*_JSON state). Arguments: id, distribution ARN.
+# Remove our logging v2 for one distribution: every delivery from one of its
+# delivery sources to one of our destinations (cequence-cf-passive-*), then
+# our source CequenceCloudFront-<ID> if nothing else uses it. Sources and
+# deliveries of anyone else stay. Uses and updates the CF_*_JSON state.
+# Arguments: id, distribution ARN.
 #######################################
 cf_remove_v2() {
-  local id="$1" arn="$2" ours="${CF_SOURCE_PREFIX}$1" did
+  local id="$1" arn="$2" ours="${CF_SOURCE_PREFIX}$1" sources did left
+  sources="$(jq -c --arg a "${arn}" --arg n "${ours}" \
+    '[.[] | select(((.resourceArns // []) | index($a)) or .name == $n) | .name]' <<<"${CF_SOURCES_JSON}")"
+  # A delivery is ours when it goes to one of our destinations.
+  # shellcheck disable=SC2016  # jq variables, not shell ones
+  local def_ours='def ours: (.deliverySourceName as $s | $src | index($s)) and ((.deliveryDestinationArn // "") | test(":delivery-destination:" + $p + "-"));'
   while IFS= read -r did; do
     [[ -n "${did}" ]] || continue
     aws_rw logs delete-delivery --region "${CF_LOGS_REGION}" --id "${did}" ||
       die "delete delivery ${did}" "aws logs delete-delivery failed" "check logs:DeleteDelivery in the deployer policy"
     changed
     info "distribution ${id}: delivery ${did} deleted"
-  done < <(jq -r --arg n "${ours}" '.[] | select(.deliverySourceName == $n) | .id' <<<"${CF_DELIVERIES_JSON}")
-  CF_DELIVERIES_JSON="$(jq -c --arg n "${ours}" '[.[] | select(.deliverySourceName != $n)]' <<<"${CF_DELIVERIES_JSON}")"
+  done < <(jq -r --argjson src "${sources}" --arg p "${CF_NAME_PREFIX}" "${def_ours} .[] | select(ours) | .id" <<<"${CF_DELIVERIES_JSON}")
+  CF_DELIVERIES_JSON="$(jq -c --argjson src "${sources}" --arg p "${CF_NAME_PREFIX}" \
+    "${def_ours} [.[] | select(ours | not)]" <<<"${CF_DELIVERIES_JSON}")"
 
   if jq -e --arg n "${ours}" 'any(.[]; .name == $n)' <<<"${CF_SOURCES_JSON}" >/dev/null; then
-    aws_rw logs delete-delivery-source --region "${CF_LOGS_REGION}" --name "${ours}" ||
-      die "delete delivery source ${ours}" "aws logs delete-delivery-source failed" \
-        "check logs:DeleteDeliverySource in the deployer policy"
-    changed
-    info "distribution ${id}: delivery source ${ours} deleted"
-    CF_SOURCES_JSON="$(jq -c --arg n "${ours}" '[.[] | select(.name != $n)]' <<<"${CF_SOURCES_JSON}")"
+    left="$(jq -r --arg n "${ours}" '[.[] | select(.deliverySourceName == $n)] | length' <<<"${CF_DELIVERIES_JSON}")"
+    if ((left > 0)); then
+      info "distribution ${id}: delivery source ${ours} kept, still used by ${left} delivery(ies) not made by us"
+    else
+      aws_rw logs delete-delivery-source --region "${CF_LOGS_REGION}" --name "${ours}" ||
+        die "delete delivery source ${ours}" "aws logs delete-delivery-source failed" \
+          "check logs:DeleteDeliverySource in the deployer policy"
+      changed
+      info "distribution ${id}: delivery source ${ours} deleted"
+      CF_SOURCES_JSON="$(jq -c --arg n "${ours}" '[.[] | select(.name != $n)]' <<<"${CF_SOURCES_JSON}")"
+    fi
   fi
   local foreign
   foreign="$(jq -r --arg a "${arn}" --arg n "${ours}" \
@@ -155,22 +212,37 @@ cf_remove_v2() {
 }
 
 #######################################
-# Turn legacy logging off when (and only when) it points at our bucket
-# (LEGACY_DOMAIN). Uses WORKDIR for the edited config. Argument: id.
+# Undo our legacy logging on one distribution: when its Logging points at
+# our bucket (LEGACY_DOMAIN), put back the setting recorded in the
+# cequence-original-logging tag exactly, or turn logging off when there is
+# no record. Logging that points elsewhere is left alone. Our record tag is
+# removed either way. Arguments: id, distribution ARN.
 #######################################
 cf_remove_legacy() {
-  local id="$1" bucket enabled
+  local id="$1" arn="$2" bucket enabled recorded original
   cf_get_distribution_config "${id}"
   enabled="$(jq -r '.DistributionConfig.Logging.Enabled // false' <<<"${CF_DIST_CONFIG}")"
   bucket="$(jq -r '.DistributionConfig.Logging.Bucket // ""' <<<"${CF_DIST_CONFIG}")"
-  if [[ "${enabled}" != "true" ]]; then
-    return 0
-  fi
-  if [[ "${bucket}" != "${LEGACY_DOMAIN}" ]]; then
+  cf_read_tags "${arn}"
+  recorded="$(cf_tag_value "${CF_ORIGINAL_LOGGING_TAG}")"
+  if [[ "${enabled}" == "true" && "${bucket}" == "${LEGACY_DOMAIN}" ]]; then
+    if [[ -n "${recorded}" ]]; then
+      original="$(printf '%s' "${recorded}" | base64 -d 2>/dev/null)" || original=""
+      jq -e 'type == "object"' <<<"${original:-null}" >/dev/null 2>&1 ||
+        die "restore logging of ${id}" "tag ${CF_ORIGINAL_LOGGING_TAG} does not hold a Logging setting" \
+          "set the distribution's logging by hand, then remove the tag ${CF_ORIGINAL_LOGGING_TAG}"
+      cf_put_logging "${id}" "$(jq -c . <<<"${original}")" "check cloudfront:UpdateDistribution in the deployer policy"
+      info "distribution ${id}: legacy logging restored to its setting before enable"
+    else
+      cf_put_logging "${id}" '{"Enabled":false,"IncludeCookies":false,"Bucket":"","Prefix":""}' \
+        "check cloudfront:UpdateDistribution in the deployer policy"
+      info "distribution ${id}: legacy logging to ${bucket} turned off"
+    fi
+  elif [[ "${enabled}" == "true" ]]; then
     info "distribution ${id}: legacy logging to ${bucket} is not ours; left alone"
-    return 0
   fi
-  cf_put_logging "${id}" '{"Enabled":false,"IncludeCookies":false,"Bucket":"","Prefix":""}' \
-    "check cloudfront:UpdateDistribution in the deployer policy"
-  info "distribution ${id}: legacy logging to ${bucket} turned off"
+  if cf_has_tag "${CF_ORIGINAL_LOGGING_TAG}"; then
+    cf_untag "${arn}" "${CF_ORIGINAL_LOGGING_TAG}"
+    changed
+  fi
 }

@@ -77,16 +77,20 @@ require_cmds() {
 
 #######################################
 # Ask for confirmation. Returns 0 on yes.
-# AUTO_APPROVE=true answers yes; EOF on stdin answers no.
+# ASSUME_YES=true (the scripts' --yes) answers yes; tf_auto_approve never
+# does, it governs Terraform only. Without a terminal the answer is read from
+# standard input; when there is none (EOF), the question is refused with a
+# message that names --yes.
 #######################################
 confirm() {
   local prompt="$1" answer=""
-  if [[ "${AUTO_APPROVE:-false}" == "true" ]]; then
+  if [[ "${ASSUME_YES:-false}" == "true" ]]; then
     return 0
   fi
   printf '%s [y/N] ' "${prompt}"
   if ! IFS= read -r answer; then
     printf '\n'
+    err "confirm: no answer on standard input (not a terminal?); pass --yes to confirm without a prompt"
     return 1
   fi
   [[ "${answer}" =~ ^([yY]|[yY][eE][sS])$ ]]
@@ -175,7 +179,8 @@ tf_read_outputs() {
 # Print one terraform output value (raw string).
 #######################################
 tf_output() {
-  jq -r --arg k "$1" '.[$k].value // empty | if type == "string" then . else tojson end' \
+  # Not `// empty`: that would also drop a false value.
+  jq -r --arg k "$1" '.[$k].value | if . == null then empty elif type == "string" then . else tojson end' \
     <<<"${TF_OUTPUTS}"
 }
 

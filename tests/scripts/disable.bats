@@ -14,7 +14,8 @@ setup() { common_setup; }
   run enable --yes
   assert_success
   [ "$(count_sources)" -eq 3 ]
-  [ "$(count_deliveries)" -eq 2 ]
+  # Ours for d1 and d2, and ours from their source for the foreign one.
+  [ "$(count_deliveries)" -eq 3 ]
 
   run disable --yes
   assert_success
@@ -27,6 +28,65 @@ setup() { common_setup; }
   [ "$(tag_value "${d2}")" = "false" ]
   run grep -E "destroy" "${TF_SHIM_LOG}"
   assert_failure
+}
+
+@test "disable: a distribution's own logging v2 is kept byte for byte through enable -> disable" {
+  d1="$(create_distribution)"
+  theirs="$(foreign_v2 "${d1}")"
+  before="$(foreign_v2_state)"
+  run enable --yes
+  assert_success
+  run disable --yes
+  assert_success
+  [ "$(foreign_v2_state)" = "${before}" ]
+  [ "$(count_destinations)" -eq 1 ]
+  [ "$(tag_value "${d1}")" = "false" ]
+}
+
+@test "disable: a distribution's own legacy logging is kept (v2 mode) or restored (--take-over) byte for byte" {
+  logging='{"Enabled":true,"IncludeCookies":true,"Bucket":"someone-else.s3.amazonaws.com","Prefix":"their/prefix/"}'
+  kept="$(create_distribution "${logging}")"
+  taken="$(create_distribution "${logging}")"
+  before_kept="$(logging_of "${kept}")"
+  before_taken="$(logging_of "${taken}")"
+  run enable --yes --distribution "${kept}"
+  assert_success
+  run enable --yes --legacy --take-over --distribution "${taken}" --skip-terraform
+  assert_success
+  [ "$(logging_of "${taken}")" != "${before_taken}" ]
+  run disable --yes
+  assert_success
+  assert_output --partial "distribution ${taken}: legacy logging restored to its setting before enable"
+  [ "$(logging_of "${kept}")" = "${before_kept}" ]
+  [ "$(logging_of "${taken}")" = "${before_taken}" ]
+  # Our record tag is gone; only the tag enable set remains, now false.
+  [ "$(all_tags "${taken}")" = '[{"Key":"cequence-enabled","Value":"false"}]' ]
+}
+
+@test "disable: touches no tag it did not set" {
+  never="$(create_distribution)"
+  ours="$(create_distribution)"
+  aws cloudfront tag-resource --resource "$(dist_arn "${never}")" --tags '{"Items":[{"Key":"Owner","Value":"team-a"}]}'
+  aws cloudfront tag-resource --resource "$(dist_arn "${ours}")" --tags '{"Items":[{"Key":"Owner","Value":"team-b"}]}'
+  run enable --yes --distribution "${ours}"
+  assert_success
+  before_never="$(all_tags "${never}")"
+  run disable --yes
+  assert_success
+  [ "$(all_tags "${never}")" = "${before_never}" ]
+  [ "$(all_tags "${ours}")" = '[{"Key":"Owner","Value":"team-b"},{"Key":"cequence-enabled","Value":"false"}]' ]
+}
+
+@test "disable: all distributions needs --yes or an answer; tf_auto_approve does not answer it" {
+  d1="$(create_distribution)"
+  run enable --yes
+  sed -i 's/^tf_auto_approve=false/tf_auto_approve=true/' "${REPO}/.env"
+  run bash -c "'${REPO}/scripts/disable_aws_cf_integration.sh' </dev/null"
+  assert_failure
+  assert_output --partial "no answer on standard input"
+  assert_output --partial "not confirmed; nothing changed"
+  [ "$(count_deliveries)" -eq 1 ]
+  [ "$(tag_value "${d1}")" = "true" ]
 }
 
 @test "disable: a second run changes nothing" {
@@ -111,14 +171,49 @@ setup() { common_setup; }
   assert_success
 }
 
-@test "disable --destroy --yes with existing_bucket_name: only the log prefix is emptied, destroy auto-approved" {
-  write_env "existing_bucket_name=${BUCKET}"
+@test "disable --destroy --yes, bucket not created by Terraform (output): only the log prefix is emptied, destroy auto-approved" {
+  write_outputs false false
+  rm -f "${REPO}/.env"
   printf 'log' | aws s3 cp - "s3://${BUCKET}/cloudfront-logs/a.gz" >/dev/null
   printf 'keep' | aws s3 cp - "s3://${BUCKET}/customer/data" >/dev/null
   run disable --yes --destroy
   assert_success
   run aws s3api list-objects-v2 --bucket "${BUCKET}" --output json
   [ "$(jq -r '[.Contents[].Key] | join(",")' <<<"${output}")" = "customer/data" ]
+  run grep -x -- "-chdir=terraform destroy -input=false -auto-approve" "${TF_SHIM_LOG}"
+  assert_success
+}
+
+@test "disable --destroy with a missing .env and no ownership output refuses before changing anything" {
+  d1="$(create_distribution)"
+  run enable --yes
+  write_outputs false none
+  rm -f "${REPO}/.env"
+  printf 'keep' | aws s3 cp - "s3://${BUCKET}/customer/data" >/dev/null
+  run disable --yes --destroy
+  assert_failure
+  assert_output --partial "check bucket ownership"
+  assert_output --partial "refusing to empty it; nothing changed"
+  [ "$(aws s3api list-objects-v2 --bucket "${BUCKET}" --output json | jq '(.Contents // []) | length')" -eq 1 ]
+  [ "$(count_deliveries)" -eq 1 ]
+  [ "$(tag_value "${d1}")" = "true" ]
+  run grep -c -- "destroy" "${TF_SHIM_LOG}"
+  assert_output "0"
+}
+
+@test "disable --destroy: emptying the bucket needs --yes or an answer even with tf_auto_approve=true" {
+  printf 'log' | aws s3 cp - "s3://${BUCKET}/cloudfront-logs/a.gz" >/dev/null
+  sed -i 's/^tf_auto_approve=false/tf_auto_approve=true/' "${REPO}/.env"
+  run bash -c "'${REPO}/scripts/disable_aws_cf_integration.sh' --destroy </dev/null"
+  assert_failure
+  assert_output --partial "not confirmed"
+  [ "$(aws s3api list-objects-v2 --bucket "${BUCKET}" --output json | jq '(.Contents // []) | length')" -eq 1 ]
+  run grep -c -- "destroy" "${TF_SHIM_LOG}"
+  assert_output "0"
+  # Answered: the bucket is emptied, and tf_auto_approve approves Terraform's destroy.
+  run bash -c "printf 'y\n' | '${REPO}/scripts/disable_aws_cf_integration.sh' --destroy"
+  assert_success
+  [ "$(aws s3api list-objects-v2 --bucket "${BUCKET}" --output json | jq '(.Contents // []) | length')" -eq 0 ]
   run grep -x -- "-chdir=terraform destroy -input=false -auto-approve" "${TF_SHIM_LOG}"
   assert_success
 }

@@ -55,14 +55,27 @@ setup() { common_setup; }
   [ "$(stat -c %a "${REPO}/terraform/terraform.tfvars")" = "600" ]
 }
 
-@test "enable: tf_auto_approve=true auto-approves; without it apply is interactive and a prompt is answered" {
+@test "enable: tf_auto_approve=true auto-approves Terraform only; the distribution question still needs an answer or --yes" {
   d1="$(create_distribution)"
-  write_env "cequence_gzip=true"
+  write_env "cequence_max_in_flight=4"
   sed -i 's/^tf_auto_approve=false/tf_auto_approve=true/' "${REPO}/.env"
-  run enable
+  # No answer (no terminal, nothing on stdin): refused, CloudFront untouched.
+  run bash -c "'${REPO}/scripts/enable_aws_cf_integration.sh' </dev/null"
+  assert_failure
+  assert_output --partial "no answer on standard input"
+  assert_output --partial "--yes"
+  assert_output --partial "not confirmed; nothing changed in CloudFront"
+  [ "$(count_sources)" -eq 0 ]
+  [ -z "$(tag_value "${d1}")" ]
+  run grep -c -- "apply -input=false -auto-approve" "${TF_SHIM_LOG}"
+  assert_output "1"
+
+  : >"${TF_SHIM_LOG}"
+  run bash -c "echo y | '${REPO}/scripts/enable_aws_cf_integration.sh'"
   assert_success
   run grep -c -- "apply -input=false -auto-approve" "${TF_SHIM_LOG}"
   assert_output "1"
+  [ "$(tag_value "${d1}")" = "true" ]
 
   : >"${TF_SHIM_LOG}"
   write_env
@@ -87,14 +100,14 @@ setup() { common_setup; }
   create_distribution >/dev/null
   run enable --yes
   assert_success
-  grep -q 'cequence_log_level = "info"' "${REPO}/terraform/terraform.tfvars"
+  tfvars_normalized "${REPO}/terraform/terraform.tfvars" | grep -q 'cequence_log_level = "info"'
   sed -i 's/^cequence_log_level=info/cequence_log_level=debug/' "${REPO}/.env"
   : >"${TF_SHIM_LOG}"
   run enable --yes
   assert_success
   assert_output --partial "changed: cequence_log_level"
   refute_output --partial "TOPSECRET"
-  grep -q 'cequence_log_level = "debug"' "${REPO}/terraform/terraform.tfvars"
+  tfvars_normalized "${REPO}/terraform/terraform.tfvars" | grep -q 'cequence_log_level = "debug"'
   grep -q -- "apply -input=false -auto-approve" "${TF_SHIM_LOG}"
 }
 
@@ -118,37 +131,67 @@ setup() { common_setup; }
   assert_failure
 }
 
-@test "enable: a distribution with legacy logging to another bucket is reported and left alone" {
+@test "enable v2: a distribution with its own legacy logging keeps it; v2 is added beside it" {
   foreign="$(create_distribution '{"Enabled":true,"IncludeCookies":false,"Bucket":"someone-else.s3.amazonaws.com","Prefix":"x/"}')"
-  ours="$(create_distribution)"
+  before="$(logging_of "${foreign}")"
   run enable --yes
   assert_success
-  assert_output --partial "distribution ${foreign}: legacy logging already goes to someone-else.s3.amazonaws.com"
-  assert_output --partial "left untouched"
+  assert_output --partial "distribution ${foreign}: keeps its own legacy logging to someone-else.s3.amazonaws.com"
+  [ "$(logging_of "${foreign}")" = "${before}" ]
   [ "$(count_sources)" -eq 1 ]
-  [ -z "$(tag_value "${foreign}")" ]
-  [ "$(tag_value "${ours}")" = "true" ]
-  run aws cloudfront get-distribution-config --id "${foreign}" --output json
-  [ "$(jq -r .DistributionConfig.Logging.Bucket <<<"${output}")" = "someone-else.s3.amazonaws.com" ]
+  [ "$(tag_value "${foreign}")" = "true" ]
 }
 
-@test "enable: a distribution with another delivery source is reported and left alone; --replace takes it over" {
+@test "enable v2: a distribution with its own delivery source gets our delivery beside theirs; nothing of theirs is deleted" {
   d1="$(create_distribution)"
-  aws logs put-delivery-source --name someone-elses-source --log-type ACCESS_LOGS \
-    --resource-arn "$(dist_arn "${d1}")" >/dev/null
+  theirs="$(foreign_v2 "${d1}")"
+  before="$(foreign_v2_state)"
   run enable --yes
   assert_success
-  assert_output --partial "distribution ${d1}: already has a logging v2 delivery source not made by us (someone-elses-source)"
+  assert_output --partial "distribution ${d1}: has its own logging v2 delivery source ${theirs}; adding our delivery beside its own"
+  assert_output --partial "add ${theirs} to extra_log_delivery_sources in .env"
+  refute_output --partial "delete-delivery"
+  [ "$(foreign_v2_state)" = "${before}" ]
+  run aws logs describe-deliveries --output json
+  [ "$(jq -r --arg s "${theirs}" '[.deliveries[] | select(.deliverySourceName == $s) | .deliveryDestinationArn | split(":")[-1]] | sort | join(",")' <<<"${output}")" = "${DEST_NAME},their-dest-${d1}" ]
   [ "$(count_sources)" -eq 1 ]
-  [ "$(count_deliveries)" -eq 0 ]
-  [ -z "$(tag_value "${d1}")" ]
-
-  run enable --yes --replace
-  assert_success
-  run aws logs describe-delivery-sources --output json
-  [ "$(jq -r '[.deliverySources[].name] | join(",")' <<<"${output}")" = "CequenceCloudFront-${d1}" ]
-  [ "$(count_deliveries)" -eq 1 ]
   [ "$(tag_value "${d1}")" = "true" ]
+  write_env "extra_log_delivery_sources=other,${theirs}"
+  run enable --yes
+  assert_success
+  assert_output --partial "No changes"
+  refute_output --partial "add ${theirs} to extra_log_delivery_sources"
+  tfvars_normalized "${REPO}/terraform/terraform.tfvars" | grep -qx "extra_log_delivery_sources = \"other,${theirs}\""
+}
+
+@test "enable v2: a distribution whose own source already delivers to S3 is reported and left alone" {
+  d1="$(create_distribution)"
+  theirs="$(foreign_v2 "${d1}" s3)"
+  before="$(foreign_v2_state)"
+  run enable --yes
+  assert_success
+  assert_output --partial "distribution ${d1}: its own logging v2 source ${theirs} already delivers to S3 (destination their-dest-${d1})"
+  assert_output --partial "left untouched"
+  [ "$(foreign_v2_state)" = "${before}" ]
+  [ -z "$(tag_value "${d1}")" ]
+}
+
+@test "enable --legacy: logging to another bucket is refused without --take-over; with it, recorded in a tag" {
+  logging='{"Enabled":true,"IncludeCookies":false,"Bucket":"someone-else.s3.amazonaws.com","Prefix":"x/"}'
+  foreign="$(create_distribution "${logging}")"
+  before="$(logging_of "${foreign}")"
+  run enable --yes --legacy
+  assert_success
+  assert_output --partial "distribution ${foreign}: legacy logging already goes to someone-else.s3.amazonaws.com; left untouched (re-run with --take-over"
+  [ "$(logging_of "${foreign}")" = "${before}" ]
+  [ -z "$(tag_value "${foreign}")" ]
+  run enable --yes --legacy --take-over
+  assert_success
+  [ "$(jq -r .Bucket <<<"$(logging_of "${foreign}")")" = "${BUCKET}.s3.amazonaws.com" ]
+  recorded="$(aws cloudfront list-tags-for-resource --resource "$(dist_arn "${foreign}")" --output json |
+    jq -r '.Tags.Items[] | select(.Key == "cequence-original-logging") | .Value')"
+  [ "$(printf '%s' "${recorded}" | base64 -d)" = "${before}" ]
+  [ "$(tag_value "${foreign}")" = "true" ]
 }
 
 @test "enable --distribution: only the chosen distribution; --output-format json" {

@@ -26,8 +26,9 @@ common_setup() {
     "${AWS_ENDPOINT_URL}/moto-api/reset"
 
   REPO="${BATS_TEST_TMPDIR}/repo"
-  mkdir -p "${REPO}/terraform" "${REPO}/target/lambda/cf-passive-lambda"
+  mkdir -p "${REPO}/terraform" "${REPO}/target/lambda/cf-passive-lambda" "${REPO}/lambda"
   cp -R "${ROOT}/scripts" "${REPO}/scripts"
+  cp "${ROOT}/lambda/settings.tsv" "${REPO}/lambda/settings.tsv"
   cp "${ROOT}/.env.example" "${REPO}/.env.example"
   : >"${REPO}/target/lambda/cf-passive-lambda/bootstrap.zip"
 
@@ -54,12 +55,16 @@ SHIM
   write_env
 }
 
-# Canned `terraform output -json` for moto's bucket. Argument: legacy_logging.
+# Canned `terraform output -json` for moto's bucket. Arguments: legacy_logging,
+# log_bucket_created (default true; "none" leaves the output out, as before
+# it existed).
 write_outputs() {
-  jq -n --arg b "${BUCKET}" --arg p "${PREFIX}" --arg acct "${ACCOUNT_ID}" --argjson legacy "$1" '
+  jq -n --arg b "${BUCKET}" --arg p "${PREFIX}" --arg acct "${ACCOUNT_ID}" --argjson legacy "$1" \
+    --arg created "${2:-true}" '
     def o($v): {sensitive: false, type: ($v | type), value: $v};
     {
       log_bucket_name: o($b), log_bucket_arn: o("arn:aws:s3:::" + $b), log_prefix: o($p),
+      partition: o("aws"),
       lambda_function_name: o("cequence-cf-passive-lambda-abcd"),
       lambda_function_arn: o("arn:aws:lambda:us-east-1:" + $acct + ":function:cequence-cf-passive-lambda-abcd"),
       lambda_log_group_name: o("/aws/lambda/cequence-cf-passive-lambda-abcd"),
@@ -68,7 +73,7 @@ write_outputs() {
       aws_region: o("us-east-1"), account_id: o($acct), legacy_logging: o($legacy),
       legacy_logging_bucket_domain: o($b + ".s3.amazonaws.com"),
       delivery_destination_resource_arn: o("arn:aws:s3:::" + $b + "/" + ($p | rtrimstr("/")))
-    }' >"${TF_SHIM_OUTPUTS}"
+    } + (if $created == "none" then {} else {log_bucket_created: o($created == "true")} end)' >"${TF_SHIM_OUTPUTS}"
 }
 
 # A valid .env; extra lines are appended.
@@ -83,7 +88,11 @@ cequence_log_level=info
 ENV
   local line
   for line in "$@"; do printf '%s\n' "${line}" >>"${REPO}/.env"; done
+  chmod 600 "${REPO}/.env"
 }
+
+# A tfvars file with the alignment padding before "=" removed.
+tfvars_normalized() { sed -E 's/^([a-z_0-9]+) +=/\1 =/' "$1"; }
 
 # Create a distribution in moto; prints its id. Optional arg: Logging JSON.
 create_distribution() {
@@ -101,6 +110,39 @@ create_distribution() {
 }
 
 dist_arn() { printf 'arn:aws:cloudfront::%s:distribution/%s' "${ACCOUNT_ID}" "$1"; }
+
+# All tags of a distribution, as compact JSON sorted by key.
+all_tags() {
+  aws cloudfront list-tags-for-resource --resource "$(dist_arn "$1")" --output json | jq -c '(.Tags.Items // []) | sort_by(.Key)'
+}
+
+# The distribution's legacy Logging setting, as CloudFront returns it.
+logging_of() {
+  aws cloudfront get-distribution-config --id "$1" --output json | jq -c .DistributionConfig.Logging
+}
+
+# Someone else's complete logging v2 set-up for a distribution: their own
+# source, destination and delivery. Destination: cwl (a log group, default)
+# or s3 (another bucket). Prints the source name.
+foreign_v2() {
+  local id="$1" name="theirs-$1" target='{"destinationResourceArn":"arn:aws:logs:us-east-1:123456789012:log-group:theirs"}'
+  [[ "${2:-cwl}" == "s3" ]] && target='{"destinationResourceArn":"arn:aws:s3:::someone-else/logs"}'
+  aws logs put-delivery-source --name "${name}" --log-type ACCESS_LOGS --resource-arn "$(dist_arn "${id}")" >/dev/null
+  aws logs put-delivery-destination --name "their-dest-${id}" --delivery-destination-configuration "${target}" >/dev/null
+  aws logs create-delivery --delivery-source-name "${name}" \
+    --delivery-destination-arn "arn:aws:logs:us-east-1:${ACCOUNT_ID}:delivery-destination:their-dest-${id}" >/dev/null
+  printf '%s' "${name}"
+}
+
+# Snapshot of everything logging v2 that is not ours (sources, destinations,
+# deliveries), for byte-for-byte comparison.
+foreign_v2_state() {
+  {
+    aws logs describe-delivery-sources --output json | jq -c '[.deliverySources[] | select(.name | startswith("CequenceCloudFront-") | not)] | sort_by(.name)'
+    aws logs describe-delivery-destinations --output json | jq -c '[.deliveryDestinations[] | select(.name | startswith("cequence-cf-passive-") | not)] | sort_by(.name)'
+    aws logs describe-deliveries --output json | jq -c '[.deliveries[] | select(.deliveryDestinationArn | test(":delivery-destination:cequence-cf-passive-") | not)] | sort_by(.id)'
+  }
+}
 
 tag_value() {
   aws cloudfront list-tags-for-resource --resource "$(dist_arn "$1")" --output json |

@@ -9,13 +9,15 @@ load helpers
   assert_success
 }
 
-@test "lint: every script has --help, set -euo pipefail and main \"\$@\"" {
+@test "lint: every script has --help, set -euo pipefail, umask 077 and main \"\$@\"" {
   for s in setup-tfvars.sh enable_aws_cf_integration.sh disable_aws_cf_integration.sh; do
     run "${ROOT}/scripts/${s}" --help
     assert_success
     assert_output --partial "Usage: scripts/${s}"
     assert_output --partial "--dry-run"
     grep -qx 'set -euo pipefail' "${ROOT}/scripts/${s}"
+    # Whatever they write (tfvars with the secret, edited configs) is private.
+    grep -qx 'umask 077' "${ROOT}/scripts/${s}"
     [ "$(tail -n 1 "${ROOT}/scripts/${s}")" = 'main "$@"' ]
     [ -x "${ROOT}/scripts/${s}" ]
   done

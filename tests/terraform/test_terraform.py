@@ -116,11 +116,14 @@ def test_expected_files_exist():
 
 def test_versions(cfg):
     tf = cfg.terraform[0]
-    assert tf["required_version"] == ">= 1.5"
+    # Write-only arguments need Terraform 1.11, secret_string_wo the AWS
+    # provider 5.90, the ephemeral random_password the random provider 3.7.
+    assert tf["required_version"] == ">= 1.11"
     providers = block(tf["required_providers"])
     assert providers["aws"]["source"] == "hashicorp/aws"
-    assert providers["aws"]["version"] == ">= 5.0, < 7.0"
+    assert providers["aws"]["version"] == ">= 5.90, < 7.0"
     assert providers["random"]["source"] == "hashicorp/random"
+    assert providers["random"]["version"] == ">= 3.7"
 
 
 def test_provider_region_and_default_tags(cfg):
@@ -156,6 +159,12 @@ OPTIONAL_VARIABLES = {
     "cequence_retry_max_elapsed_s": ("number", 120),
     "cequence_inflate_thread": ("string", "auto"),
     "cequence_skip_extensions": ("string", ""),
+    "cequence_client_secret_version": ("number", 1),
+    "cequence_log_fields": ("string", ""),
+    "cequence_max_concurrent_objects": ("number", 4),
+    "cequence_redact": ("string", ""),
+    "permissions_boundary_policy_name": ("string", "cequence-cf-passive-boundary"),
+    "extra_log_delivery_sources": ("string", ""),
     "cequence_require_enabled_tag": ("bool", True),
     "cequence_tag_cache_s": ("number", 300),
     "cequence_ca_cert_pem": ("string", ""),
@@ -185,7 +194,8 @@ VALIDATED_VARIABLES = [
     "cequence_auth_style", "cequence_batch_size", "cequence_max_in_flight", "architecture",
     "lambda_memory_mb", "lambda_timeout_s", "reserved_concurrency", "maximum_event_age_s",
     "log_prefix", "log_retention_days_lambda", "name_prefix", "existing_bucket_name", "alarm_email",
-    "aws_region", "cequence_ca_cert_pem",
+    "aws_region", "cequence_ca_cert_pem", "cequence_client_secret_version", "cequence_log_fields",
+    "cequence_max_concurrent_objects", "cequence_redact", "permissions_boundary_policy_name",
 ]
 
 
@@ -200,11 +210,26 @@ def test_every_variable_has_type_and_description(cfg):
         assert len(str(var.get("description", ""))) >= 10, f"variable {name} has no useful description"
 
 
+def _settings_rows() -> list[dict]:
+    rows = []
+    with (ROOT / "lambda" / "settings.tsv").open(encoding="utf-8") as handle:
+        lines = [line.rstrip("\n") for line in handle if not line.startswith("#") and line.strip()]
+    header = lines[0].split("\t")
+    for line in lines[1:]:
+        rows.append(dict(zip(header, line.split("\t"))))
+    return rows
+
+
 def test_variable_set_is_the_fixed_interface(cfg):
     expected = set(REQUIRED_VARIABLES) | set(OPTIONAL_VARIABLES)
     # The real-time and dashboard variables are tested in test_realtime.py.
     realtime = {name for name in cfg.variables if name.startswith("realtime_")} | {"dashboard"}
     assert set(cfg.variables) - realtime == expected
+    # The settings list's function and terraform keys are exactly the other
+    # variables (plus the tags map). The real-time ones take lists and maps,
+    # which .env does not carry, so they are Terraform-only for now.
+    keys = {row["key"] for row in _settings_rows() if row["scope"] in ("function", "terraform")}
+    assert set(cfg.variables) - realtime == keys | {"tags"}
 
 
 def test_required_variables_have_no_default(cfg):
@@ -222,8 +247,11 @@ def test_optional_variable_types_and_defaults(cfg):
         assert var["default"] == default, f"{name}: default {var['default']!r} != {default!r}"
 
 
-def test_client_secret_is_sensitive(cfg):
-    assert cfg.variables["cequence_client_secret"].get("sensitive") is True
+def test_client_secret_is_sensitive_and_ephemeral(cfg):
+    secret = cfg.variables["cequence_client_secret"]
+    assert secret.get("sensitive") is True
+    # Ephemeral: Terraform keeps it out of the state and plan files.
+    assert secret.get("ephemeral") is True
 
 
 def test_validations_present(cfg):
@@ -335,10 +363,16 @@ def test_lambda_environment_has_secret_arn_not_secret(cfg):
 
 def test_lambda_environment_names_are_the_variable_names(cfg):
     env = cfg.locals["lambda_environment_all"]
-    settings = {name for name in cfg.variables if name.startswith("cequence_")} - {"cequence_client_secret"}
+    settings = {name for name in cfg.variables if name.startswith("cequence_")} - {
+        "cequence_client_secret", "cequence_client_secret_version"}
     assert set(env) == settings | {
-        "cequence_client_secret_arn", "cequence_allow_insecure_endpoints", "cequence_realtime_fields",
-        "cequence_failure_queue_url"}
+        "cequence_client_secret_arn", "cequence_allow_insecure_endpoints", "cequence_redact_key_secret_arn",
+        "cequence_realtime_fields", "cequence_failure_queue_url"}
+    # Every setting the function reads (settings list: scope function or
+    # internal) reaches it.
+    function_keys = {row["key"] for row in _settings_rows() if row["scope"] in ("function", "internal")}
+    function_keys = {"cequence_allow_insecure_endpoints" if k == "allow_insecure_endpoints" else k for k in function_keys}
+    assert function_keys - {"cequence_client_secret"} <= set(env), function_keys - set(env)
     for name in settings:
         assert env[name] in (f"${{var.{name}}}", f"${{tostring(var.{name})}}"), (name, env[name])
     # Terraform's http:// allowance must reach the function, or its cold start refuses the endpoint.
@@ -348,7 +382,7 @@ def test_lambda_environment_names_are_the_variable_names(cfg):
 
 
 def test_plain_secret_only_reaches_secrets_manager(cfg):
-    pattern = re.compile(r"var\.cequence_client_secret\b")
+    pattern = re.compile(r"var\.cequence_client_secret\b(?!_version)")
     users = []
     for rtype, named in cfg.resources.items():
         for name, body in named.items():
@@ -359,7 +393,48 @@ def test_plain_secret_only_reaches_secrets_manager(cfg):
     assert not pattern.search(repr(cfg.outputs))
     version = cfg.resource("aws_secretsmanager_secret_version", "client_secret")
     assert version["secret_id"] == "${aws_secretsmanager_secret.client_secret.id}"
-    assert version["secret_string"] == "${var.cequence_client_secret}"
+    assert version["secret_string_wo"] == "${var.cequence_client_secret}"
+    assert version["secret_string_wo_version"] == "${var.cequence_client_secret_version}"
+
+
+def test_no_secret_string_argument_exists(cfg):
+    """Secrets reach Secrets Manager only through write-only arguments, so no
+    secret value is ever stored in the state (secret_string would be)."""
+    for name, text in cfg.text.items():
+        assert not re.search(r"^\s*secret_string\s*=", text, re.MULTILINE), f"{name}: secret_string argument"
+        assert not re.search(r"^\s*secret_binary\s*=", text, re.MULTILINE), f"{name}: secret_binary argument"
+    versions = cfg.resources["aws_secretsmanager_secret_version"]
+    assert versions
+    for name, version in versions.items():
+        assert "secret_string_wo" in version and "secret_string_wo_version" in version, name
+
+
+def test_every_role_has_the_permissions_boundary(cfg):
+    roles = cfg.resources.get("aws_iam_role", {})
+    assert roles, "no aws_iam_role parsed"
+    for name, role in roles.items():
+        assert role.get("permissions_boundary") == "${local.permissions_boundary_arn}", name
+    assert cfg.locals["permissions_boundary_arn"] == (
+        "arn:${local.partition}:iam::${local.account_id}:policy/${var.permissions_boundary_policy_name}")
+    # The boundary itself is not created here: a deployer that could edit it could lift it.
+    assert "aws_iam_policy" not in cfg.resources
+
+
+def test_boundary_allows_every_action_of_the_function_role(cfg):
+    import fnmatch
+    import json
+
+    boundary = json.loads((ROOT / "policies" / "cequence-cf-passive-boundary-policy.json").read_text())
+    allowed = []
+    for statement in boundary["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        allowed.extend(a.lower() for a in actions)
+    role_policies = [p["policy"] for p in cfg.resources["aws_iam_role_policy"].values()]
+    documents = [re.search(r"aws_iam_policy_document\.(\w+)", p).group(1) for p in role_policies]
+    for doc in documents:
+        for statement in cfg.policy_document(doc):
+            for action in statement["actions"]:
+                assert any(fnmatch.fnmatch(action.lower(), pattern) for pattern in allowed), (doc, action)
 
 
 def test_async_invoke_config(cfg):
@@ -464,9 +539,44 @@ def test_bucket_policy_v2_log_delivery(cfg):
     assert conditions["aws:SourceAccount"] == {
         "test": "StringEquals", "variable": "aws:SourceAccount", "values": ["${local.account_id}"]}
     assert conditions["aws:SourceArn"] == {
-        "test": "ArnLike", "variable": "aws:SourceArn", "values": ["${local.delivery_source_arn}"]}
+        "test": "ArnLike", "variable": "aws:SourceArn", "values": "${local.delivery_source_arns}"}
+    assert conditions["s3:x-amz-acl"]["values"] == ["bucket-owner-full-control"]
+    assert cfg.locals["delivery_source_arns"].startswith("${concat([local.delivery_source_arn], [")
+    # Only our delivery sources (the enable script's CequenceCloudFront-<ID>).
     assert cfg.locals["delivery_source_arn"] == (
-        "arn:${local.partition}:logs:us-east-1:${local.account_id}:delivery-source:*")
+        "arn:${local.partition}:logs:us-east-1:${local.account_id}:delivery-source:CequenceCloudFront-*")
+    common = (ROOT / "scripts" / "lib" / "common.sh").read_text()
+    assert 'CF_SOURCE_PREFIX="CequenceCloudFront-"' in common
+
+
+def test_bucket_policy_v2_acl_check_statement(cfg):
+    """The statement CloudWatch Logs would otherwise append itself (drift)."""
+    check = statement_by_sid(cfg.policy_document("log_bucket"), "AllowCloudFrontV2LogDeliveryAclCheck")
+    assert sorted(check["actions"]) == ["s3:GetBucketAcl", "s3:ListBucket"]
+    assert check["resources"] == ["${local.bucket_arn}"]
+    assert block(check["principals"]) == {"type": "Service", "identifiers": ["delivery.logs.amazonaws.com"]}
+    conditions = {c["variable"]: c for c in check["condition"]}
+    assert conditions["aws:SourceArn"]["values"] == "${local.delivery_source_arns}"
+    assert conditions["aws:SourceAccount"]["values"] == ["${local.account_id}"]
+
+
+def test_bucket_policy_denies_tls_older_than_1_2(cfg):
+    deny = statement_by_sid(cfg.policy_document("log_bucket"), "DenyTlsOlderThan12")
+    assert deny["effect"] == "Deny"
+    assert deny["actions"] == ["s3:*"]
+    assert deny["resources"] == ["${local.bucket_arn}", "${local.bucket_arn}/*"]
+    assert block(deny["condition"]) == {"test": "NumericLessThan", "variable": "s3:TlsVersion", "values": ["1.2"]}
+
+
+def test_partition_and_canonical_user_from_data_sources(cfg):
+    assert cfg.locals["partition"] == "${data.aws_partition.current.partition}"
+    assert cfg.locals["awslogsdelivery_canonical_id"] == (
+        "${data.aws_cloudfront_log_delivery_canonical_user_id.current.id}")
+    for name, text in cfg.text.items():
+        code = [line for line in text.splitlines()
+                if not re.match(r"\s*(#|description\s*=|error_message\s*=)", line)]
+        assert "arn:aws:" not in "\n".join(code), f"{name}: literal partition in an ARN"
+        assert "c4c1ede66af53448b93c283ce9448c4ba468c9432aa01d700d3878632f77d2d0" not in text, name
 
 
 def test_object_ownership_and_legacy_acl(cfg):
@@ -478,8 +588,6 @@ def test_object_ownership_and_legacy_acl(cfg):
     grants = block(acl["access_control_policy"])["grant"]
     grantee_ids = {block(g["grantee"])["id"]: g["permission"] for g in grants}
     assert grantee_ids["${local.awslogsdelivery_canonical_id}"] == "FULL_CONTROL"
-    assert cfg.locals["awslogsdelivery_canonical_id"] == (
-        "c4c1ede66af53448b93c283ce9448c4ba468c9432aa01d700d3878632f77d2d0")
     assert "${aws_s3_bucket_ownership_controls.logs}" in acl["depends_on"]
 
 
@@ -489,6 +597,7 @@ def test_object_ownership_and_legacy_acl(cfg):
 
 EXPECTED_LAMBDA_STATEMENTS = {
     "ReadLogObjects": (["s3:GetObject"], ["${local.log_objects_arn}"]),
+    "ListLogObjects": (["s3:ListBucket"], ["${local.bucket_arn}"]),
     # The checkpoint tag of a retried object (contract section 7), on the log objects only.
     "CheckpointLogObjects": (
         ["s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging"],
@@ -523,6 +632,42 @@ def test_lambda_policy_statements_exact(cfg):
     policy = cfg.resource("aws_iam_role_policy", "lambda")
     assert policy["role"] == "${aws_iam_role.lambda.id}"
     assert policy["policy"] == "${data.aws_iam_policy_document.lambda.json}"
+    # ListBucket only for listings under the log prefix.
+    listing = statement_by_sid(statements, "ListLogObjects")
+    assert block(listing["condition"]) == {
+        "test": "StringLike", "variable": "s3:prefix", "values": ["${var.log_prefix}*"]}
+
+
+def test_redaction_key_only_when_enabled_and_never_in_state(cfg):
+    assert cfg.locals["redact_enabled"] == '${var.cequence_redact != ""}'
+    secret = cfg.resource("aws_secretsmanager_secret", "redact_key")
+    assert secret["count"] == "${local.redact_enabled ? 1 : 0}"
+    assert secret["name"] == "${local.redact_key_secret_name}"
+    assert cfg.locals["redact_key_secret_name"].startswith("${var.name_prefix}-")
+    version = cfg.resource("aws_secretsmanager_secret_version", "redact_key")
+    assert version["count"] == "${local.redact_enabled ? 1 : 0}"
+    assert version["secret_string_wo"] == "${ephemeral.random_password.redact_key[0].result}"
+    assert "ephemeral \"random_password\" \"redact_key\"" in cfg.text["lambda.tf"]
+    env = cfg.locals["lambda_environment_all"]
+    assert env["cequence_redact"] == "${var.cequence_redact}"
+    assert env["cequence_redact_key_secret_arn"] == (
+        '${local.redact_enabled ? aws_secretsmanager_secret.redact_key[0].arn : ""}')
+    # The function may read that secret, and only when redaction is on.
+    policy = cfg.resource("aws_iam_role_policy", "lambda_redact")
+    assert policy["count"] == "${local.redact_enabled ? 1 : 0}"
+    statement = statement_by_sid(cfg.policy_document("lambda_redact"), "ReadRedactKey")
+    assert statement["actions"] == ["secretsmanager:GetSecretValue"]
+    assert statement["resources"] == ["${aws_secretsmanager_secret.redact_key[0].arn}"]
+
+
+def test_redact_validation_accepts_the_documented_syntax(cfg):
+    condition = _validation_conditions(cfg.variables["cequence_redact"])
+    pattern = re.search(r'regex\("(.*)", var\.cequence_redact\)', condition).group(1)
+    pattern = pattern.replace("\\\\", "\\")
+    for good in ["", "cookie-values", "cookie-values,query:token,header:authorization", "header:x-api-key"]:
+        assert re.fullmatch(pattern, good), good
+    for bad in ["cookies", "query:", "header:a b", "cookie-values,", "query:token, header:x"]:
+        assert not re.fullmatch(pattern, bad), bad
 
 
 def test_xray_permissions_only_when_enabled(cfg):
@@ -591,7 +736,8 @@ def test_alarm_topic_only_with_email(cfg):
 # ---------------------------------------------------------------------------
 
 REQUIRED_OUTPUTS = [
-    "log_bucket_name", "log_bucket_arn", "log_prefix", "lambda_function_name", "lambda_function_arn",
+    "log_bucket_name", "log_bucket_created", "partition", "log_bucket_arn", "log_prefix",
+    "lambda_function_name", "lambda_function_arn",
     "lambda_log_group_name", "failure_queue_url", "failure_queue_arn", "aws_region", "account_id",
     "legacy_logging", "legacy_logging_bucket_domain", "delivery_destination_resource_arn",
 ]
@@ -606,6 +752,8 @@ def test_outputs(cfg):
         '${local.bucket_arn}/${trimsuffix(var.log_prefix, "/")}')
     assert cfg.outputs["lambda_log_group_name"]["value"] == "${aws_cloudwatch_log_group.lambda.name}"
     assert cfg.outputs["failure_queue_url"]["value"] == "${aws_sqs_queue.failures.url}"
+    # disable --destroy empties the whole bucket only when Terraform created it.
+    assert cfg.outputs["log_bucket_created"]["value"] == "${local.create_bucket}"
     for output in cfg.outputs.values():
         assert "cequence_client_secret}" not in repr(output)
 
@@ -625,3 +773,11 @@ def test_checkov_skips_have_reasons(cfg):
             assert re.fullmatch(r"CKV2?_AWS_\d+", match.group(1)), match.group(0)
             assert match.group(2) and len(match.group(2).strip()) >= 30, f"{name}: {match.group(0)} needs a reason"
     assert found > 0
+
+
+def test_missing_zip_message_names_the_one_build_script(cfg):
+    fn = cfg.resource("aws_lambda_function", "forwarder")
+    messages = [p["error_message"] for p in block(fn["lifecycle"])["precondition"]]
+    zip_message = [m for m in messages if "zip" in m]
+    assert zip_message and "scripts/build-lambda.sh" in zip_message[0]
+    assert "cargo lambda" not in " ".join(cfg.text.values())
