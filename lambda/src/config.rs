@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::core::batch::BatchLimits;
 use crate::core::filter::{StaticFilter, DEFAULT_SKIP_EXTENSIONS};
 use crate::core::pipeline::PipelineOptions;
-use crate::delivery::{join_url, AuthStyle, Settings};
+use crate::core::wire::{WireOptions, CLI_INSTANCE_ID, DEFAULT_SERVER_IP};
+use crate::delivery::{join_url, AuthStyle, Compression, Settings};
 use crate::secret::SecretString;
 
 /// A configuration problem, naming the variable.
@@ -48,7 +49,7 @@ pub struct BridgeConfig {
     pub client_secret: SecretSource,
     pub auth_style: AuthStyle,
     pub transactions_url: String,
-    pub gzip: bool,
+    pub compression: Compression,
     pub max_in_flight: usize,
     pub http_timeout: Duration,
     pub retry_max_elapsed: Duration,
@@ -65,7 +66,7 @@ impl BridgeConfig {
             client_secret,
             auth_style: self.auth_style,
             transactions_url: self.transactions_url.clone(),
-            gzip: self.gzip,
+            compression: self.compression,
             max_in_flight: self.max_in_flight,
             http_timeout: self.http_timeout,
             retry_max_elapsed: self.retry_max_elapsed,
@@ -167,6 +168,14 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         if rest.is_empty() || rest.starts_with('/') {
             return Err(problem(name, format!("the URL {value:?} has no host")));
         }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            // The value is not echoed: it holds a password.
+            return Err(problem(
+                name,
+                "the URL carries a user name or password; remove it (credentials go in cequence_client_id and cequence_client_secret)",
+            ));
+        }
         Ok(value)
     }
 }
@@ -261,6 +270,7 @@ impl Config {
                     as usize,
             },
             plain_fields,
+            wire: Config::wire(&vars)?,
         };
         let bridge = match needs {
             Needs::NoBridge => None,
@@ -283,7 +293,37 @@ impl Config {
         })
     }
 
+    /// Settings of the wire format: `cequence_server_ip`, and the function
+    /// name (`AWS_LAMBDA_FUNCTION_NAME`, set by Lambda) as `instance_id`.
+    fn wire<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<WireOptions, ConfigError> {
+        let server_ip = match vars.get("cequence_server_ip") {
+            None => DEFAULT_SERVER_IP.to_string(),
+            Some(ip) if ip.parse::<std::net::IpAddr>().is_ok() => ip,
+            Some(other) => {
+                return Err(problem(
+                    "cequence_server_ip",
+                    format!("expected an IPv4 or IPv6 address, got {other:?}"),
+                ))
+            }
+        };
+        let instance_id = (vars.lookup)("AWS_LAMBDA_FUNCTION_NAME")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| CLI_INSTANCE_ID.to_string());
+        Ok(WireOptions {
+            server_ip,
+            instance_id,
+        })
+    }
+
     fn bridge<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<BridgeConfig, ConfigError> {
+        if vars.get("cequence_gzip").is_some() {
+            return Err(problem(
+                "cequence_gzip",
+                "was removed in contract v2: bodies are uncompressed by default; \
+                 set cequence_compression=gzip to compress them, and remove cequence_gzip",
+            ));
+        }
         let allow_http = vars.bool("cequence_allow_insecure_endpoints", false)?;
         let auth_endpoint = vars.url("cequence_auth_endpoint", allow_http)?;
         let edge_endpoint = vars.url("cequence_edge_endpoint", allow_http)?;
@@ -313,8 +353,8 @@ impl Config {
             .map(|s| s.to_ascii_lowercase())
             .as_deref()
         {
-            None | Some("basic") => AuthStyle::Basic,
-            Some("body") => AuthStyle::Body,
+            None | Some("body") => AuthStyle::Body,
+            Some("basic") => AuthStyle::Basic,
             Some(other) => {
                 return Err(problem(
                     "cequence_auth_style",
@@ -322,13 +362,36 @@ impl Config {
                 ))
             }
         };
+        let compression = match vars
+            .get("cequence_compression")
+            .map(|s| s.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("none") => Compression::None,
+            Some("gzip") => Compression::Gzip,
+            Some(other) => {
+                return Err(problem(
+                    "cequence_compression",
+                    format!("expected none or gzip, got {other:?}"),
+                ))
+            }
+        };
+        let tls_insecure = vars.bool("cequence_tls_insecure", false)?;
+        if tls_insecure && !allow_http {
+            return Err(problem(
+                "cequence_tls_insecure",
+                "turns certificate checks off and is for lab use only: it is refused unless \
+                 cequence_allow_insecure_endpoints=true is also set (give the bridge's CA in \
+                 cequence_ca_cert_pem instead)",
+            ));
+        }
         Ok(BridgeConfig {
             auth_endpoint,
             client_id: vars.required("cequence_client_id")?,
             client_secret,
             auth_style,
             transactions_url: join_url(&edge_endpoint, &edge_path),
-            gzip: vars.bool("cequence_gzip", true)?,
+            compression,
             max_in_flight: vars.number("cequence_max_in_flight", 4, 1, 64)? as usize,
             http_timeout: Duration::from_secs(vars.number(
                 "cequence_http_timeout_s",
@@ -343,7 +406,7 @@ impl Config {
                 3600,
             )?),
             ca_cert_pem: ca_cert(vars.get("cequence_ca_cert_pem"))?,
-            tls_insecure: vars.bool("cequence_tls_insecure", false)?,
+            tls_insecure,
         })
     }
 }
@@ -376,8 +439,9 @@ mod tests {
             b.transactions_url,
             "https://edge.example.com/api-transactions"
         );
-        assert_eq!(b.auth_style, AuthStyle::Basic);
-        assert!(b.gzip);
+        assert_eq!(b.auth_style, AuthStyle::Body);
+        assert_eq!(b.compression, Compression::None);
+        assert_eq!(c.pipeline.wire, WireOptions::default());
         assert_eq!(b.max_in_flight, 4);
         assert_eq!(b.http_timeout, Duration::from_secs(30));
         assert_eq!(b.retry_max_elapsed, Duration::from_secs(120));
@@ -435,6 +499,19 @@ mod tests {
             ),
             ("cequence_auth_style", "digest", "cequence_auth_style"),
             ("cequence_gzip", "on", "cequence_gzip"),
+            ("cequence_gzip", "true", "cequence_gzip"),
+            ("cequence_compression", "brotli", "cequence_compression"),
+            ("cequence_tls_insecure", "true", "cequence_tls_insecure"),
+            (
+                "cequence_edge_endpoint",
+                "https://user:pw@edge.example.com",
+                "cequence_edge_endpoint",
+            ),
+            (
+                "cequence_auth_endpoint",
+                "https://client@auth.example.com/token",
+                "cequence_auth_endpoint",
+            ),
             ("cequence_max_in_flight", "0", "cequence_max_in_flight"),
             ("cequence_http_timeout_s", "0", "cequence_http_timeout_s"),
             (
@@ -471,6 +548,38 @@ mod tests {
         assert!(config(&pairs, Needs::Bridge).is_err());
         pairs.push(("cequence_allow_insecure_endpoints", "true"));
         assert!(config(&pairs, Needs::Bridge).is_ok());
+    }
+
+    #[test]
+    fn v2_settings() {
+        let mut pairs = BRIDGE.to_vec();
+        pairs.extend([
+            ("cequence_compression", "GZIP"),
+            ("cequence_auth_style", "basic"),
+            ("cequence_server_ip", "2001:db8::1"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "cequence-cf-passive"),
+        ]);
+        let c = config(&pairs, Needs::Bridge).unwrap();
+        let b = c.bridge.as_ref().unwrap();
+        assert_eq!(b.compression, Compression::Gzip);
+        assert_eq!(b.auth_style, AuthStyle::Basic);
+        assert_eq!(c.pipeline.wire.server_ip, "2001:db8::1");
+        assert_eq!(c.pipeline.wire.instance_id, "cequence-cf-passive");
+        let err = config(&[("cequence_server_ip", "edge-1")], Needs::NoBridge).unwrap_err();
+        assert_eq!(err.variable, "cequence_server_ip");
+        // A URL's password is never echoed in the error.
+        let mut pairs = BRIDGE.to_vec();
+        pairs.retain(|(k, _)| *k != "cequence_edge_endpoint");
+        pairs.push(("cequence_edge_endpoint", "https://u:hunter2@edge.example.com/"));
+        let err = config(&pairs, Needs::Bridge).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        // Insecure TLS is accepted only together with the lab switch.
+        let mut pairs = BRIDGE.to_vec();
+        pairs.extend([
+            ("cequence_tls_insecure", "true"),
+            ("cequence_allow_insecure_endpoints", "true"),
+        ]);
+        assert!(config(&pairs, Needs::Bridge).unwrap().bridge.unwrap().tls_insecure);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use cf_passive::aws::handler::{Handler, HandlerError, ObjectOutcome};
 use cf_passive::aws::s3::S3Store;
 use cf_passive::aws::tags::CloudFrontTags;
 use cf_passive::core::pipeline::PipelineOptions;
-use cf_passive::delivery::{AuthStyle, Delivery, Settings};
+use cf_passive::delivery::{AuthStyle, Compression as BodyCompression, Delivery, Settings};
 use cf_passive::forward::{Forwarder, NoTags, TagSource};
 use cf_passive::secret::SecretString;
 use cf_passive_testkit::{
@@ -113,9 +113,9 @@ impl Env {
             auth_endpoint: self.oauth.token_url(),
             client_id: oauth.client_id.clone(),
             client_secret: SecretString::from(oauth.client_secret.clone()),
-            auth_style: AuthStyle::Basic,
+            auth_style: AuthStyle::default(),
             transactions_url: self.bridge.transactions_url(),
-            gzip: true,
+            compression: BodyCompression::default(),
             max_in_flight: 4,
             http_timeout: Duration::from_secs(5),
             retry_max_elapsed: Duration::from_secs(3),
@@ -289,7 +289,7 @@ async fn keys_with_spaces_and_unicode_are_decoded() {
     let received = env.bridge.transactions();
     assert_eq!(received.len(), 6);
     assert_eq!(
-        received[0].transaction["txn-meta-data"]["log-object"],
+        received[0].transaction["txn-meta-data"]["cloudfront"]["log-object"],
         format!("s3://{}/{key}", env.bucket)
     );
 }
@@ -489,7 +489,7 @@ async fn only_distributions_tagged_enabled_are_forwarded() {
         .transactions()
         .iter()
         .map(|t| {
-            t.transaction["txn-meta-data"]["distribution-id"]
+            t.transaction["txn-meta-data"]["cloudfront"]["distribution-id"]
                 .as_str()
                 .unwrap()
                 .to_string()

@@ -57,7 +57,7 @@ setup() { common_setup; }
 
 @test "enable: tf_auto_approve=true auto-approves; without it apply is interactive and a prompt is answered" {
   d1="$(create_distribution)"
-  write_env "cequence_gzip=true"
+  write_env "cequence_compression=gzip"
   sed -i 's/^tf_auto_approve=false/tf_auto_approve=true/' "${REPO}/.env"
   run enable
   assert_success

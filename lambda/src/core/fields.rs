@@ -40,6 +40,9 @@ pub enum Field {
     RangeEnd,
     Country,
     Asn,
+    ServerIp,
+    Accept,
+    AcceptEncoding,
     DistributionId,
 }
 
@@ -59,13 +62,13 @@ impl Field {
             "sc-bytes" => ScBytes,
             "c-ip" => ClientIp,
             "cs-method" => Method,
-            "cs(Host)" => CsHost,
+            "cs(Host)" | "cs-host" => CsHost,
             "cs-uri-stem" => UriStem,
             "sc-status" => Status,
-            "cs(Referer)" => Referer,
-            "cs(User-Agent)" => UserAgent,
+            "cs(Referer)" | "cs-referer" => Referer,
+            "cs(User-Agent)" | "cs-user-agent" => UserAgent,
             "cs-uri-query" => UriQuery,
-            "cs(Cookie)" => Cookie,
+            "cs(Cookie)" | "cs-cookie" => Cookie,
             "x-edge-result-type" => EdgeResultType,
             "x-edge-request-id" => EdgeRequestId,
             "x-host-header" => HostHeader,
@@ -86,6 +89,9 @@ impl Field {
             "sc-range-end" => RangeEnd,
             "c-country" => Country,
             "asn" => Asn,
+            "s-ip" => ServerIp,
+            "cs-accept" => Accept,
+            "cs-accept-encoding" => AcceptEncoding,
             "DistributionId" => DistributionId,
             _ => return None,
         })
@@ -134,6 +140,9 @@ mod tests {
             "sc-range-end",
             "c-country",
             "asn",
+            "s-ip",
+            "cs-accept",
+            "cs-accept-encoding",
             "DistributionId",
         ];
         assert_eq!(names.len(), Field::COUNT);
@@ -142,6 +151,15 @@ mod tests {
             let field = Field::from_name(name).unwrap_or_else(|| panic!("{name} unmapped"));
             assert!((field as usize) < Field::COUNT);
             assert!(seen.insert(field as usize), "{name} maps to a taken slot");
+        }
+        // Real-time logs spell some standard-log fields differently.
+        for (alias, name) in [
+            ("cs-host", "cs(Host)"),
+            ("cs-user-agent", "cs(User-Agent)"),
+            ("cs-referer", "cs(Referer)"),
+            ("cs-cookie", "cs(Cookie)"),
+        ] {
+            assert_eq!(Field::from_name(alias), Field::from_name(name), "{alias}");
         }
         assert_eq!(Field::from_name("fle-status"), None);
         assert_eq!(

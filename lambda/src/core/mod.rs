@@ -9,3 +9,4 @@ pub mod pipeline;
 pub mod reader;
 pub mod summary;
 pub mod transaction;
+pub mod wire;

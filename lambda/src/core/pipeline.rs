@@ -16,6 +16,7 @@ use super::parse::{Line, Parser};
 use super::reader::{LineReader, RawLine, MAX_LINE_BYTES};
 use super::summary::Summary;
 use super::transaction::{map_record, required, Origin};
+use super::wire::{Encoder, WireOptions};
 
 /// Pipeline settings that come from configuration.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +25,8 @@ pub struct PipelineOptions {
     pub batch_limits: BatchLimits,
     /// Field order for v2 `plain` objects without a `#Fields` header.
     pub plain_fields: Vec<String>,
+    /// Settings of the wire format (`server-ip` default, `instance_id`).
+    pub wire: WireOptions,
 }
 
 /// The object being processed.
@@ -47,7 +50,7 @@ pub enum Flow {
     Stop,
 }
 
-/// Receives encoded transactions (one JSON object each, no newline).
+/// Receives encoded transactions (one v2 JSON object each, no newline).
 pub trait TransactionSink {
     fn accept(&mut self, encoded: &[u8]) -> Flow;
     /// Called once after the last transaction (also after a read error).
@@ -170,9 +173,9 @@ where
     let mut decisions: HashMap<String, bool> = HashMap::new();
     let mut parser = Parser::with_fields(&options.plain_fields);
     let mut encoded = Vec::with_capacity(2048);
+    let mut encoder = Encoder::new(options.wire.clone());
     let origin = Origin {
         log_object: &log_object,
-        source_version: crate::VERSION,
     };
 
     let mut reader = match LineReader::new(source) {
@@ -267,11 +270,10 @@ where
             summary.skipped_static += 1;
             continue;
         }
-        summary.record_time(&fields.timestamp);
+        summary.record_time(fields.epoch_ms);
         let transaction = map_record(&record, fields, distribution, origin);
         encoded.clear();
-        serde_json::to_writer(&mut encoded, &transaction)
-            .expect("serialising a transaction to memory cannot fail");
+        encoder.write_transaction(&mut encoded, &transaction);
         summary.count_transaction(distribution);
         if sink.accept(&encoded) == Flow::Stop {
             stopped_early = true;
