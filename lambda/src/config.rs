@@ -570,7 +570,10 @@ mod tests {
         // A URL's password is never echoed in the error.
         let mut pairs = BRIDGE.to_vec();
         pairs.retain(|(k, _)| *k != "cequence_edge_endpoint");
-        pairs.push(("cequence_edge_endpoint", "https://u:hunter2@edge.example.com/"));
+        pairs.push((
+            "cequence_edge_endpoint",
+            "https://u:hunter2@edge.example.com/",
+        ));
         let err = config(&pairs, Needs::Bridge).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         // Insecure TLS is accepted only together with the lab switch.
@@ -579,7 +582,13 @@ mod tests {
             ("cequence_tls_insecure", "true"),
             ("cequence_allow_insecure_endpoints", "true"),
         ]);
-        assert!(config(&pairs, Needs::Bridge).unwrap().bridge.unwrap().tls_insecure);
+        assert!(
+            config(&pairs, Needs::Bridge)
+                .unwrap()
+                .bridge
+                .unwrap()
+                .tls_insecure
+        );
     }
 
     #[test]

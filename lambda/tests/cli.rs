@@ -138,10 +138,7 @@ fn wire_settings_reach_the_transactions() {
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
     let first = valid_transaction(stdout.lines().next().unwrap().as_bytes());
-    assert_eq!(
-        first["request"]["connection"]["server-ip"],
-        "198.51.100.10"
-    );
+    assert_eq!(first["request"]["connection"]["server-ip"], "198.51.100.10");
     assert_eq!(
         first["txn-meta-data"]["source_info"]["instance_id"],
         "cequence-cf-passive"
@@ -170,6 +167,29 @@ fn configuration_errors_name_the_variable() {
         stderr.contains("cequence_auth_endpoint") || stderr.contains("cequence_client_secret"),
         "{stderr}"
     );
+
+    // Settings that v2 removed or restricted are refused, naming the variable.
+    for (name, value, hint) in [
+        ("cequence_gzip", "true", "cequence_compression"),
+        (
+            "cequence_tls_insecure",
+            "true",
+            "cequence_allow_insecure_endpoints",
+        ),
+    ] {
+        let output = command()
+            .args(["process", LEGACY])
+            .env("cequence_client_id", "x")
+            .env("cequence_client_secret", "y")
+            .env("cequence_auth_endpoint", "https://auth.example.com/token")
+            .env("cequence_edge_endpoint", "https://edge.example.com")
+            .env(name, value)
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(name) && stderr.contains(hint), "{stderr}");
+    }
 }
 
 fn send(faults: &str) -> (Output, Vec<cf_passive_testkit::ReceivedTransaction>, String) {

@@ -292,19 +292,34 @@ async fn a_415_to_gzip_resends_uncompressed_and_turns_compression_off() {
     for r in reqs.iter().filter(|r| r.status == 200) {
         assert_eq!(r.content_encoding, None, "request {} after the 415", r.seq);
     }
-    assert!(reqs.iter().filter(|r| r.seq > first_415 + 4).all(|r| r.content_encoding.is_none()));
+    assert!(reqs
+        .iter()
+        .filter(|r| r.seq > first_415 + 4)
+        .all(|r| r.content_encoding.is_none()));
     // Every transaction exactly once.
     let ids: Vec<String> = b
         .transactions()
         .iter()
-        .map(|t| t.transaction["transaction-id"].as_str().unwrap().to_string())
+        .map(|t| {
+            t.transaction["transaction-id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     let unique: HashSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), 42);
     assert_eq!(unique.len(), 42, "no transaction twice");
     assert_all_arrived(&b, 8, 5);
     let logged = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    assert_eq!(logged.lines().filter(|l| l.contains("WARN") && l.contains("415")).count(), 1, "{logged}");
+    assert_eq!(
+        logged
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains("415"))
+            .count(),
+        1,
+        "{logged}"
+    );
 }
 
 #[tokio::test]
@@ -665,4 +680,10 @@ fn bad_settings_are_config_errors() {
     s.ca_cert_pem = Some("not pem".into());
     let e = Delivery::new(s).unwrap_err();
     assert!(e.to_string().contains("cequence_ca_cert_pem"), "{e}");
+    let s = settings("http://127.0.0.1:1/token", "http://u:pw-1234@127.0.0.1:1/x");
+    let e = Delivery::new(s).unwrap_err().to_string();
+    assert!(
+        e.contains("cequence_edge_endpoint") && !e.contains("pw-1234"),
+        "{e}"
+    );
 }

@@ -4,12 +4,12 @@
 use std::io::{Cursor, Write};
 use std::path::PathBuf;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use cf_passive::core::pipeline::{
     process_object, AllowAll, DistributionGate, Flow, ObjectRef, PipelineError, PipelineOptions,
     Processed, TransactionSink,
 };
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use cf_passive_testkit::schema::valid_transaction;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -279,14 +279,20 @@ fn v2_json_under_a_hive_path() {
     );
     let cloudfront = &txs[0]["txn-meta-data"]["cloudfront"];
     assert_eq!(cloudfront["distribution-id"], "E3JSONEXAMPLE");
-    assert_eq!(txs[0]["txn-meta-data"]["source_info"]["pool_id"], "E3JSONEXAMPLE");
+    assert_eq!(
+        txs[0]["txn-meta-data"]["source_info"]["pool_id"],
+        "E3JSONEXAMPLE"
+    );
     assert_eq!(cloudfront["country"], "US");
     assert_eq!(cloudfront["asn"], 16509);
     assert_eq!(
         txs[1]["request"]["uri-query-fragment"],
         "/api/v1/search?term=caf\u{e9}"
     );
-    assert_eq!(txs[1]["request"]["connection"]["connection-ip"], "2001:db8::1");
+    assert_eq!(
+        txs[1]["request"]["connection"]["connection-ip"],
+        "2001:db8::1"
+    );
     assert!(txs[1]["txn-meta-data"]["cloudfront"].get("asn").is_none());
 }
 
@@ -314,7 +320,10 @@ fn v2_w3c_with_crlf_and_no_version_line() {
         header(&txs[0], "response", "content-type").unwrap(),
         "application/json; charset=utf-8"
     );
-    assert_eq!(txs[0]["txn-meta-data"]["cloudfront"]["time-taken-ms"], 125.0);
+    assert_eq!(
+        txs[0]["txn-meta-data"]["cloudfront"]["time-taken-ms"],
+        125.0
+    );
     assert!(!serde_json::to_string(&txs).unwrap().contains('\r'));
 }
 
@@ -347,7 +356,9 @@ fn overflowing_numbers_are_a_malformed_row_or_an_omitted_field() {
     assert_eq!(p.summary.malformed, 1);
     assert_eq!(p.summary.malformed_samples[0].line, 2);
     assert!(
-        p.summary.malformed_samples[0].reason.contains("timestamp(ms)"),
+        p.summary.malformed_samples[0]
+            .reason
+            .contains("timestamp(ms)"),
         "{:?}",
         p.summary.malformed_samples
     );

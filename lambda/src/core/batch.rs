@@ -46,7 +46,9 @@ impl Batcher {
         Batcher {
             limits: BatchLimits {
                 max_transactions: limits.max_transactions.max(1),
-                max_bytes: limits.max_bytes.max(ENVELOPE_OPEN.len() + ENVELOPE_CLOSE.len()),
+                max_bytes: limits
+                    .max_bytes
+                    .max(ENVELOPE_OPEN.len() + ENVELOPE_CLOSE.len()),
             },
             body: Vec::new(),
             transactions: 0,
@@ -125,7 +127,11 @@ mod tests {
         let bodies: Vec<&[u8]> = batches.iter().map(|b| b.body.as_slice()).collect();
         assert_eq!(
             bodies,
-            [&br#"{"data":[0,1]}"#[..], br#"{"data":[2,3]}"#, br#"{"data":[4]}"#]
+            [
+                &br#"{"data":[0,1]}"#[..],
+                br#"{"data":[2,3]}"#,
+                br#"{"data":[4]}"#
+            ]
         );
         assert_eq!(
             batches.iter().map(|b| b.index).collect::<Vec<_>>(),

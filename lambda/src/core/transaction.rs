@@ -313,8 +313,9 @@ pub fn date_time_ms(date: &str, time: &str) -> Option<i64> {
         if s.is_empty() || !digits(s) {
             return None;
         }
-        s.iter()
-            .try_fold(0u32, |acc, b| acc.checked_mul(10)?.checked_add(u32::from(b - b'0')))
+        s.iter().try_fold(0u32, |acc, b| {
+            acc.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+        })
     };
     let year = i32::try_from(number(&d[..4])?).ok()?;
     let month = time::Month::try_from(u8::try_from(number(&d[5..7])?).ok()?).ok()?;

@@ -159,8 +159,16 @@ impl Encoder {
         json_str(out, tx.log_object.as_bytes());
         opt_str(out, "edge-location", tx.edge_location);
         opt_str(out, "edge-result-type", tx.edge_result_type);
-        opt_str(out, "edge-response-result-type", tx.edge_response_result_type);
-        opt_str(out, "edge-detailed-result-type", tx.edge_detailed_result_type);
+        opt_str(
+            out,
+            "edge-response-result-type",
+            tx.edge_response_result_type,
+        );
+        opt_str(
+            out,
+            "edge-detailed-result-type",
+            tx.edge_detailed_result_type,
+        );
         opt_float(out, "time-taken-ms", tx.time_taken_ms);
         opt_float(out, "time-to-first-byte-ms", tx.time_to_first_byte_ms);
         opt_str(out, "ssl-protocol", tx.ssl_protocol);
@@ -194,13 +202,18 @@ impl<'o> Headers<'o> {
     /// `"<name>:<base64 of value>"`; `name` is a lowercase HTTP token (no escaping needed).
     fn add(&mut self, name: &str, value: Option<&[u8]>) {
         let Some(value) = value else { return };
-        self.out
-            .extend_from_slice(if self.count == 0 { b",\"headers\":[\"" } else { b",\"" });
+        self.out.extend_from_slice(if self.count == 0 {
+            b",\"headers\":[\""
+        } else {
+            b",\""
+        });
         self.out.extend_from_slice(name.as_bytes());
         self.out.push(b':');
         let start = self.out.len();
-        self.out
-            .resize(start + base64::encoded_len(value.len(), true).unwrap_or(0), 0);
+        self.out.resize(
+            start + base64::encoded_len(value.len(), true).unwrap_or(0),
+            0,
+        );
         let written = BASE64
             .encode_slice(value, &mut self.out[start..])
             .unwrap_or(0);

