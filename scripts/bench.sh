@@ -20,8 +20,8 @@ BUILD=1
 BIN=""
 WORK=""
 declare -a PIDS=()
-# Results: seconds and RSS by "size|case"; errors by "size|case".
-declare -A SECS=() RSS=() ERRS=()
+# Results: wall seconds, CPU seconds and RSS by "size|case"; errors by "size|case".
+declare -A SECS=() RSS=() CPU=() ERRS=()
 # Per-size object facts.
 declare -A OBJ=() RECORDS=() RAW_BYTES=()
 
@@ -32,7 +32,8 @@ Usage: scripts/bench.sh [--sizes LIST] [--quick] [--seed N] [--no-build] [--help
 Builds the release binaries, generates (once, cached in .bench/) gzip CloudFront
 log objects with cf-loggen, and prints for each size a markdown table:
   gzip -dc (the floor), process --dry-run, process into a local bridge with
-  cequence_gzip=true and =false; then the start-up time and a targets section.
+  cequence_compression=gzip and =none; then the start-up time and a targets
+  section. Wall and CPU (user + system) time are given as ratios to gzip -dc.
 
   --sizes LIST  comma-separated uncompressed sizes (default ${SIZES})
   --quick       20MB only: a fast check of the script itself
@@ -176,7 +177,7 @@ measure() {
   log "${size}: ${name}"
   start="$(now_ns)"
   if [[ -x /usr/bin/time ]]; then
-    /usr/bin/time -f '%e %M' -o "${tf}" "$@" >/dev/null 2>"${ef}" || rc=$?
+    /usr/bin/time -f '%e %M %U %S' -o "${tf}" "$@" >/dev/null 2>"${ef}" || rc=$?
   else
     "$@" >/dev/null 2>"${ef}" || rc=$?
     echo "- n/a" >"${tf}"
@@ -189,9 +190,14 @@ measure() {
     return 0
   fi
   SECS["${size}|${name}"]="$(calc "(${end} - ${start}) / 1e9")"
-  # /usr/bin/time's last line is "%e %M" (KiB); earlier lines may be warnings.
-  local kib
+  # /usr/bin/time's last line is "%e %M %U %S" (KiB, CPU seconds); earlier
+  # lines may be warnings.
+  local kib cpu
   kib="$(tail -n1 "${tf}" | awk '{ print $2 }')"
+  cpu="$(tail -n1 "${tf}" | awk '$3 ~ /^[0-9.]+$/ && $4 ~ /^[0-9.]+$/ { print $3 + $4 }')"
+  if [[ -n "${cpu}" ]]; then
+    CPU["${size}|${name}"]="${cpu}"
+  fi
   if [[ "${kib}" =~ ^[0-9]+$ ]]; then
     RSS["${size}|${name}"]="$(calc "${kib} / 1024")"
   else
@@ -263,7 +269,8 @@ run_size() {
         cequence_client_id=bench cequence_client_secret=bench \
         cequence_auth_endpoint="${TOKEN_URL}" cequence_edge_endpoint="${BRIDGE_URL}" \
         cequence_allow_insecure_endpoints=true cequence_require_enabled_tag=false \
-        cequence_log_level=warn cequence_gzip="${gz}" \
+        cequence_log_level=warn \
+        cequence_compression="$(if [[ "${gz}" == true ]]; then echo gzip; else echo none; fi)" \
         "${lambda}" process "${obj}"
     fi
   done
@@ -318,21 +325,25 @@ HEADER
 
 # fmt_row SIZE CASE LABEL
 fmt_row() {
-  local size="$1" name="$2" label="$3" k="$1|$2" secs base dry recs bytes
+  local size="$1" name="$2" label="$3" k="$1|$2" secs base dry recs bytes cpu cpu_base
   if [[ -z "${SECS[${k}]:-}" ]]; then
-    printf '| %s | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n' "${label}"
+    printf '| %s | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n' "${label}"
     return 0
   fi
+  cpu="${CPU[${k}]:-}"
+  cpu_base="${CPU[${size}|gunzip]:-}"
   secs="${SECS[${k}]}" recs="${RECORDS[${size}]}" bytes="${RAW_BYTES[${size}]}"
   base="${SECS[${size}|gunzip]:-}"
   dry="${SECS[${size}|dry-run]:-}"
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label}" "${recs}" \
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label}" "${recs}" \
     "$(calc "sprintf(\"%.2f\", ${secs})")" \
     "$(calc "sprintf(\"%.0f\", ${recs} / ${secs})")" \
     "$(calc "sprintf(\"%.1f\", ${bytes} / 1e6 / ${secs})")" \
     "$(if [[ "${RSS[${k}]}" == "n/a" ]]; then echo n/a; else calc "sprintf(\"%.1f\", ${RSS[${k}]})"; fi)" \
     "$(if [[ -n "${base}" ]]; then calc "sprintf(\"%.2f\", ${base} / ${secs})"; else echo n/a; fi)" \
-    "$(if [[ -n "${dry}" && "${name}" != gunzip ]]; then calc "sprintf(\"%.2f\", ${dry} / ${secs})"; else echo -; fi)"
+    "$(if [[ -n "${dry}" && "${name}" != gunzip ]]; then calc "sprintf(\"%.2f\", ${dry} / ${secs})"; else echo -; fi)" \
+    "$(if [[ -n "${cpu}" ]]; then calc "sprintf(\"%.2f\", ${cpu})"; else echo n/a; fi)" \
+    "$(if [[ -n "${cpu}" && -n "${cpu_base}" ]] && calc "(${cpu} > 0) ? 1 : 0" | grep -q 1; then calc "sprintf(\"%.2f\", ${cpu_base} / ${cpu})"; else echo n/a; fi)"
 }
 
 print_size() {
@@ -341,12 +352,12 @@ print_size() {
   printf '`%s`: %s records, %s MB uncompressed, %s MB gzip.\n\n' "${obj#"${ROOT}"/}" \
     "${RECORDS[${size}]}" "$(calc "sprintf(\"%.1f\", ${RAW_BYTES[${size}]} / 1e6)")" \
     "$(calc "sprintf(\"%.1f\", $(stat -c %s "${obj}") / 1e6)")"
-  echo '| case | records | seconds | records/s | MB/s (uncompressed) | peak RSS MiB | ratio to gunzip | ratio to dry-run |'
-  echo '|---|---:|---:|---:|---:|---:|---:|---:|'
+  echo '| case | records | wall s | records/s | MB/s (uncompressed) | peak RSS MiB | wall ratio to gunzip | wall ratio to dry-run | CPU s | CPU ratio to gunzip |'
+  echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
   fmt_row "${size}" gunzip '`gzip -dc` (floor)'
   fmt_row "${size}" dry-run '`process --dry-run`'
-  fmt_row "${size}" "send gzip=true" '`process` → local bridge, `cequence_gzip=true`'
-  fmt_row "${size}" "send gzip=false" '`process` → local bridge, `cequence_gzip=false`'
+  fmt_row "${size}" "send gzip=true" '`process` → local bridge, `cequence_compression=gzip`'
+  fmt_row "${size}" "send gzip=false" '`process` → local bridge, `cequence_compression=none`'
   for name in gunzip dry-run "send gzip=true" "send gzip=false"; do
     if [[ -n "${ERRS[${size}|${name}]:-}" ]]; then
       notes+="- ${name}: n/a: ${ERRS[${size}|${name}]}"$'\n'
