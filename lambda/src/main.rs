@@ -9,10 +9,18 @@ use cf_passive::cli::{Cli, Command};
 use cf_passive::config::{Config, LogFormat, Needs};
 
 fn main() -> ExitCode {
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    if cf_passive::config::under_lambda() {
         return lambda();
     }
     let cli = Cli::parse();
+    // Arguments first: nothing touches AWS or the network before they are good.
+    let problems = cf_passive::cli::argument_problems(&cli.command);
+    if !problems.is_empty() {
+        for problem in problems {
+            eprintln!("error: {problem}");
+        }
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Process {
             dry_run: true,
@@ -37,22 +45,44 @@ fn main() -> ExitCode {
             let Some(config) = load(Needs::Bridge) else {
                 return ExitCode::from(2);
             };
-            runtime().block_on(cf_passive::app::process_files(
+            runtime().block_on(cf_passive::app::wiring::process(
                 config,
                 &files,
                 &bucket,
                 key.as_deref(),
             ))
         }
-        Command::Replay { from_dlq, objects } => {
+        Command::Replay {
+            from_dlq,
+            from_start,
+            objects,
+        } => {
             let Some(config) = load(Needs::Bridge) else {
                 return ExitCode::from(2);
             };
-            runtime().block_on(cf_passive::app::replay(
+            runtime().block_on(cf_passive::app::wiring::replay(
                 config,
                 &objects,
                 from_dlq.as_deref(),
+                from_start,
             ))
+        }
+        Command::Check { env_file } => {
+            let loaded = match env_file {
+                None => load(Needs::Bridge),
+                Some(path) => match std::fs::read_to_string(&path) {
+                    Ok(text) => load_with(Config::from_env_and_file(Needs::Bridge, &text)),
+                    Err(e) => {
+                        eprintln!("error: --env-file {}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            let Some(config) = loaded else {
+                eprintln!("check failed: fix the configuration above; nothing was contacted.");
+                return ExitCode::from(2);
+            };
+            runtime().block_on(cf_passive::check::command(config))
         }
     }
 }
@@ -63,7 +93,7 @@ fn lambda() -> ExitCode {
     let Some(config) = load(Needs::Bridge) else {
         return ExitCode::FAILURE;
     };
-    match runtime().block_on(cf_passive::app::run_lambda(config)) {
+    match runtime().block_on(cf_passive::app::wiring::run_lambda(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("the Lambda runtime stopped: {e}");
@@ -75,14 +105,18 @@ fn lambda() -> ExitCode {
 /// Reads the configuration once and sets up logging from it. A bad setting
 /// still gets logging (text, info) so its error is seen.
 fn load(needs: Needs) -> Option<Config> {
-    match Config::from_env(needs) {
+    load_with(Config::from_env(needs))
+}
+
+fn load_with(loaded: Result<Config, cf_passive::config::ConfigErrors>) -> Option<Config> {
+    match loaded {
         Ok(config) => {
             cf_passive::telemetry::init(config.log_level, config.log_format);
             Some(config)
         }
         Err(e) => {
             cf_passive::telemetry::init(tracing::Level::INFO, LogFormat::Text);
-            tracing::error!("configuration error: {e}");
+            tracing::error!("configuration: {e}");
             None
         }
     }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use cf_passive::core::pipeline::{
-    process_object, AllowAll, DistributionGate, Flow, ObjectRef, PipelineError, PipelineOptions,
-    Processed, TransactionSink,
+    process_object, AllowAll, DistributionGate, Flow, PipelineError, PipelineOptions, Processed,
+    TransactionSink,
 };
 use cf_passive_testkit::schema::valid_transaction;
 use flate2::write::GzEncoder;
@@ -49,13 +49,10 @@ fn header(t: &Value, part: &str, name: &str) -> Option<String> {
 
 fn run_with(bytes: Vec<u8>, key: &str, gate: &mut dyn DistributionGate) -> (Vec<Value>, Processed) {
     let mut sink = Collect::default();
-    let object = ObjectRef {
-        bucket: "logs-bucket",
-        key,
-    };
+    let object = cf_passive::core::object::ObjectId::new("logs-bucket", key);
     let processed = process_object(
         Cursor::new(bytes),
-        object,
+        &object,
         &PipelineOptions::default(),
         gate,
         &mut sink,

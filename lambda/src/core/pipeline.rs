@@ -12,6 +12,7 @@ use super::batch::{Batch, BatchLimits, Batcher};
 use super::distribution::distribution_from_key;
 use super::fields::Field;
 use super::filter::StaticFilter;
+use super::object::ObjectId;
 use super::parse::{Line, Parser};
 use super::reader::{LineReader, RawLine, MAX_LINE_BYTES};
 use super::summary::Summary;
@@ -27,19 +28,6 @@ pub struct PipelineOptions {
     pub plain_fields: Vec<String>,
     /// Settings of the wire format (`server-ip` default, `instance_id`).
     pub wire: WireOptions,
-}
-
-/// The object being processed.
-#[derive(Debug, Clone, Copy)]
-pub struct ObjectRef<'a> {
-    pub bucket: &'a str,
-    pub key: &'a str,
-}
-
-impl ObjectRef<'_> {
-    pub fn url(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
-    }
 }
 
 /// Whether the caller wants more transactions.
@@ -153,7 +141,25 @@ pub struct Processed {
 /// Runs one object through the pipeline.
 pub fn process_object<R, G, S>(
     source: R,
-    object: ObjectRef<'_>,
+    object: &ObjectId,
+    options: &PipelineOptions,
+    gate: &mut G,
+    sink: &mut S,
+) -> Processed
+where
+    R: Read + Send + 'static,
+    G: DistributionGate + ?Sized,
+    S: TransactionSink + ?Sized,
+{
+    process_named_object(source, object, &object.to_string(), options, gate, sink)
+}
+
+/// Runs one object through the pipeline; messages and errors call it `name`
+/// (a local file's path), while transactions still carry `s3://bucket/key`.
+pub fn process_named_object<R, G, S>(
+    source: R,
+    object: &ObjectId,
+    name: &str,
     options: &PipelineOptions,
     gate: &mut G,
     sink: &mut S,
@@ -164,18 +170,19 @@ where
     S: TransactionSink + ?Sized,
 {
     let started = Instant::now();
-    let log_object = object.url();
+    let object_url = object.to_string();
+    let log_object = name.to_string();
     let mut summary = Summary::default();
     let mut error = None;
     let mut stopped_early = false;
 
-    let key_distribution = distribution_from_key(object.key).map(str::to_string);
+    let key_distribution = distribution_from_key(&object.key).map(str::to_string);
     let mut decisions: HashMap<String, bool> = HashMap::new();
     let mut parser = Parser::with_fields(&options.plain_fields);
     let mut encoded = Vec::with_capacity(2048);
     let mut encoder = Encoder::new(options.wire.clone());
     let origin = Origin {
-        log_object: &log_object,
+        log_object: &object_url,
     };
 
     let mut reader = match LineReader::new(source) {
