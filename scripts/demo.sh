@@ -255,11 +255,11 @@ main() {
     sed -E 's/^.*(INFO|WARN|ERROR|DEBUG) /\1 /' | if [[ "${QUIET}" == true ]]; then head -n 20; else cat; fi >&2
 
   say "What the bridge received"
-  jq -r '.transaction["txn-meta-data"]["distribution-id"]' "${DEMO}/received.ndjson" | sort | uniq -c |
+  jq -r '.transaction["txn-meta-data"]["cloudfront"]["distribution-id"]' "${DEMO}/received.ndjson" | sort | uniq -c |
     awk '{printf "  %7d transactions for distribution %s\n", $1, $2}' >&2
   printf '  batches (distinct Idempotency-Keys): %s\n' \
     "$(jq -r '.["idempotency-key"]' "${DEMO}/received.ndjson" | sort -u | wc -l)" >&2
-  printf '  a sample transaction:\n' >&2
+  printf '  a sample v2 transaction (the receiver validated every body against docs/schema/batch.v2.json):\n' >&2
   head -n1 "${DEMO}/received.ndjson" | jq '.transaction' | sed 's/^/    /' >&2
 
   say "Checking against a dry run of the same objects"
@@ -277,12 +277,16 @@ main() {
     diff "${DEMO}/expected.ids" "${DEMO}/received.ids" | head -n 10 >&2 || true
     die "FAILED: the bridge received ${received} distinct transactions, expected ${expected}"
   fi
+  local refused
+  refused="$(curl -fsS "http://127.0.0.1:${bridge_port}/_stats" | jq '.per_status["400"] // 0')"
+  [[ "${refused}" == 0 ]] ||
+    die "FAILED: the strict bridge receiver refused ${refused} request(s) as not valid v2 (see ${DEMO}/bridge.log)"
   grep -q "Successfully sent .* transactions for CF Distribution ${legacy_id}" "${DEMO}/lambda.log" ||
     die "FAILED: no success line for ${legacy_id} in the Lambda's log"
   grep -q "Successfully sent .* transactions for CF Distribution ${json_id}" "${DEMO}/lambda.log" ||
     die "FAILED: no success line for ${json_id} in the Lambda's log"
   if grep -q "${disabled_id}" "${DEMO}/received.ids" ||
-    jq -e --arg d "${disabled_id}" 'select(.transaction["txn-meta-data"]["distribution-id"] == $d)' \
+    jq -e --arg d "${disabled_id}" 'select(.transaction["txn-meta-data"]["cloudfront"]["distribution-id"] == $d)' \
       "${DEMO}/received.ndjson" >/dev/null; then
     die "FAILED: records of the disabled distribution ${disabled_id} reached the bridge"
   fi

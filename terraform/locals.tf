@@ -66,7 +66,8 @@ locals {
     cequence_log_format          = var.cequence_log_format
     cequence_batch_size          = tostring(var.cequence_batch_size)
     cequence_batch_max_bytes     = tostring(var.cequence_batch_max_bytes)
-    cequence_gzip                = tostring(var.cequence_gzip)
+    cequence_compression         = var.cequence_compression
+    cequence_server_ip           = var.cequence_server_ip
     cequence_max_in_flight       = tostring(var.cequence_max_in_flight)
     cequence_http_timeout_s      = tostring(var.cequence_http_timeout_s)
     cequence_retry_max_elapsed_s = tostring(var.cequence_retry_max_elapsed_s)

@@ -97,9 +97,9 @@ variable "cequence_edge_path" {
 }
 
 variable "cequence_auth_style" {
-  description = "How the client authenticates to the token endpoint: basic (HTTP Basic header) or body (client_id/client_secret form fields)."
+  description = "How the client authenticates to the token endpoint: body (client_id/client_secret form fields, the default, as Cequence's own plugin does) or basic (HTTP Basic header)."
   type        = string
-  default     = "basic"
+  default     = "body"
 
   validation {
     condition     = contains(["basic", "body"], var.cequence_auth_style)
@@ -129,10 +129,26 @@ variable "cequence_batch_max_bytes" {
   }
 }
 
-variable "cequence_gzip" {
-  description = "Compress request bodies with gzip (Content-Encoding: gzip)."
-  type        = bool
-  default     = true
+variable "cequence_compression" {
+  description = "Request body compression: none (the default) or gzip (Content-Encoding: gzip). A 415 from the bridge to a gzip body turns compression off for the container."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "gzip"], var.cequence_compression)
+    error_message = "cequence_compression must be none or gzip."
+  }
+}
+
+variable "cequence_server_ip" {
+  description = "request.connection.server-ip of transactions whose log has no s-ip (CloudFront logs carry no server address). Empty: 0.0.0.0."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.cequence_server_ip == "" || can(cidrhost("${var.cequence_server_ip}/32", 0)) || can(cidrhost("${var.cequence_server_ip}/128", 0))
+    error_message = "cequence_server_ip must be empty or an IPv4 or IPv6 address."
+  }
 }
 
 variable "cequence_max_in_flight" {
@@ -247,7 +263,7 @@ variable "cequence_ca_cert_pem" {
 }
 
 variable "cequence_tls_insecure" {
-  description = "LAB USE ONLY: skip TLS certificate verification towards the bridge and token endpoint. Logs a warning at every cold start. Prefer cequence_ca_cert_pem."
+  description = "LAB USE ONLY: skip TLS certificate verification towards the bridge and token endpoint. The function refuses it unless allow_insecure_endpoints is also true, and logs a warning at every cold start. Prefer cequence_ca_cert_pem."
   type        = bool
   default     = false
 }

@@ -34,7 +34,8 @@ const BRIDGE: &[&str] = &[
 const SENDING: &[&str] = &[
     "cequence_batch_size",
     "cequence_batch_max_bytes",
-    "cequence_gzip",
+    "cequence_compression",
+    "cequence_server_ip",
     "cequence_max_in_flight",
     "cequence_retry_max_elapsed_s",
 ];

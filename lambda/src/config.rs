@@ -10,8 +10,9 @@ use crate::core::batch::BatchLimits;
 use crate::core::filter::{StaticFilter, DEFAULT_SKIP_EXTENSIONS};
 use crate::core::pipeline::PipelineOptions;
 use crate::core::reader::InflateThread;
+use crate::core::wire::{WireOptions, CLI_INSTANCE_ID, DEFAULT_SERVER_IP};
 pub use crate::delivery::SecretSource;
-use crate::delivery::{join_url, AuthStyle, Settings};
+use crate::delivery::{join_url, AuthStyle, Compression, Settings};
 use crate::secret::SecretString;
 
 /// A configuration problem, naming the variable.
@@ -185,6 +186,14 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         if rest.is_empty() || rest.starts_with('/') {
             return Err(problem(name, format!("the URL {value:?} has no host")));
         }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            // The value is not echoed: it holds a password.
+            return Err(problem(
+                name,
+                "the URL carries a user name or password; remove it (credentials go in cequence_client_id and cequence_client_secret)",
+            ));
+        }
         Ok(value)
     }
 }
@@ -344,6 +353,7 @@ impl Config {
             },
             plain_fields,
             inflate_thread,
+            wire: problems.or(Config::wire(&vars), WireOptions::default()),
         };
         let require_enabled_tag =
             problems.or(vars.bool("cequence_require_enabled_tag", true), true);
@@ -386,6 +396,29 @@ impl Config {
         })
     }
 
+    /// Settings of the wire format: `cequence_server_ip`, and the function
+    /// name (`AWS_LAMBDA_FUNCTION_NAME`, set by Lambda) as `instance_id`.
+    fn wire<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<WireOptions, ConfigError> {
+        let server_ip = match vars.get("cequence_server_ip") {
+            None => DEFAULT_SERVER_IP.to_string(),
+            Some(ip) if ip.parse::<std::net::IpAddr>().is_ok() => ip,
+            Some(other) => {
+                return Err(problem(
+                    "cequence_server_ip",
+                    format!("expected an IPv4 or IPv6 address, got {other:?}"),
+                ))
+            }
+        };
+        let instance_id = (vars.lookup)("AWS_LAMBDA_FUNCTION_NAME")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| CLI_INSTANCE_ID.to_string());
+        Ok(WireOptions {
+            server_ip,
+            instance_id,
+        })
+    }
+
     /// The bridge settings, or `None` with every problem recorded.
     fn bridge<F: Fn(&str) -> Option<String>>(
         vars: &Vars<F>,
@@ -418,27 +451,46 @@ impl Config {
             .map(|s| s.to_ascii_lowercase())
             .as_deref()
         {
-            None | Some("basic") => Some(AuthStyle::Basic),
-            Some("body") => Some(AuthStyle::Body),
+            None | Some("body") => Some(AuthStyle::Body),
+            Some("basic") => Some(AuthStyle::Basic),
             Some(other) => problems.ok(Err(problem(
                 "cequence_auth_style",
                 format!("expected basic or body, got {other:?}"),
             ))),
         };
-        let gzip = problems.ok(vars.bool("cequence_gzip", true));
+        let compression = match vars
+            .get("cequence_compression")
+            .map(|s| s.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("none") => Some(Compression::None),
+            Some("gzip") => Some(Compression::Gzip),
+            Some(other) => problems.ok(Err(problem(
+                "cequence_compression",
+                format!("expected none or gzip, got {other:?}"),
+            ))),
+        };
         let max_in_flight = problems.ok(vars.number("cequence_max_in_flight", 4, 1, 64));
         let http_timeout = problems.ok(vars.number("cequence_http_timeout_s", 30, 1, 900));
         let retry_max_elapsed =
             problems.ok(vars.number("cequence_retry_max_elapsed_s", 120, 0, 3600));
         let ca_cert_pem = problems.ok(ca_cert(vars.get("cequence_ca_cert_pem")));
         let tls_insecure = problems.ok(vars.bool("cequence_tls_insecure", false));
+        if tls_insecure == Some(true) && !allow_http {
+            problems.0.push(problem(
+                "cequence_tls_insecure",
+                "turns certificate checks off and is for lab use only: it is refused unless \
+                 cequence_allow_insecure_endpoints=true is also set (give the bridge's CA in \
+                 cequence_ca_cert_pem instead)",
+            ));
+        }
         Some(Settings {
             auth_endpoint: auth_endpoint?,
             client_id: client_id?,
             client_secret: client_secret?,
             auth_style: auth_style?,
             transactions_url: join_url(&edge_endpoint?, &edge_path),
-            gzip: gzip?,
+            compression: compression?,
             max_in_flight: max_in_flight? as usize,
             http_timeout: Duration::from_secs(http_timeout?),
             retry_max_elapsed: Duration::from_secs(retry_max_elapsed?),
@@ -484,15 +536,34 @@ pub fn parse_env_file(text: &str) -> (std::collections::HashMap<String, String>,
             }
             Some(_) => {} // a Terraform or script setting
             None => {
-                let hint = match crate::settings::did_you_mean(key) {
-                    Some(close) => format!("is not a setting; did you mean {close}?"),
-                    None => "is not a setting (the list is in lambda/settings.tsv)".to_string(),
-                };
-                problems.push(problem(format!(".env line {}: {key}", index + 1), hint));
+                problems.push(problem(
+                    format!(".env line {}: {key}", index + 1),
+                    not_a_setting(key),
+                ));
             }
         }
     }
     (values, problems)
+}
+
+/// Settings that existed once, with what replaced them.
+const REMOVED: &[(&str, &str)] = &[(
+    "cequence_gzip",
+    "was removed with wire contract v2: bodies are uncompressed by default; \
+     set cequence_compression=gzip to compress them, and remove cequence_gzip",
+)];
+
+/// Why `name` is refused: a removed setting's replacement, or the closest
+/// real setting.
+fn not_a_setting(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    if let Some((_, why)) = REMOVED.iter().find(|(key, _)| *key == lower) {
+        return why.to_string();
+    }
+    match crate::settings::did_you_mean(name) {
+        Some(close) => format!("is not a setting; did you mean {close}?"),
+        None => "is not a setting (the list is in lambda/settings.tsv)".to_string(),
+    }
 }
 
 /// Environment variables that look like settings (`cequence_*`, any case)
@@ -503,13 +574,7 @@ pub fn unknown_variables(names: impl Iterator<Item = String>) -> Vec<ConfigError
         .filter(|name| {
             !crate::settings::find(&name.to_ascii_lowercase()).is_some_and(|s| s.read_by_function())
         })
-        .map(|name| {
-            let hint = match crate::settings::did_you_mean(&name) {
-                Some(key) => format!("is not a setting; did you mean {key}?"),
-                None => "is not a setting (the list is in lambda/settings.tsv)".to_string(),
-            };
-            problem(name, hint)
-        })
+        .map(|name| problem(name.clone(), not_a_setting(&name)))
         .collect();
     unknown.sort_by(|a, b| a.variable.cmp(&b.variable));
     unknown
@@ -543,8 +608,9 @@ mod tests {
             b.transactions_url,
             "https://edge.example.com/api-transactions"
         );
-        assert_eq!(b.auth_style, AuthStyle::Basic);
-        assert!(b.gzip);
+        assert_eq!(b.auth_style, AuthStyle::Body);
+        assert_eq!(b.compression, Compression::None);
+        assert_eq!(c.pipeline.wire, WireOptions::default());
         assert_eq!(b.max_in_flight, 4);
         assert_eq!(b.http_timeout, Duration::from_secs(30));
         assert_eq!(b.retry_max_elapsed, Duration::from_secs(120));
@@ -627,7 +693,18 @@ mod tests {
                 "cequence_edge_endpoint",
             ),
             ("cequence_auth_style", "digest", "cequence_auth_style"),
-            ("cequence_gzip", "on", "cequence_gzip"),
+            ("cequence_compression", "brotli", "cequence_compression"),
+            ("cequence_tls_insecure", "true", "cequence_tls_insecure"),
+            (
+                "cequence_edge_endpoint",
+                "https://user:pw@edge.example.com",
+                "cequence_edge_endpoint",
+            ),
+            (
+                "cequence_auth_endpoint",
+                "https://client@auth.example.com/token",
+                "cequence_auth_endpoint",
+            ),
             ("cequence_max_in_flight", "0", "cequence_max_in_flight"),
             ("cequence_http_timeout_s", "0", "cequence_http_timeout_s"),
             (
@@ -789,7 +866,11 @@ mod tests {
                 "cequence_batch_max_bytes",
                 c.pipeline.batch_limits.max_bytes.to_string(),
             ),
-            ("cequence_gzip", b.gzip.to_string()),
+            (
+                "cequence_compression",
+                format!("{:?}", b.compression).to_ascii_lowercase(),
+            ),
+            ("cequence_server_ip", c.pipeline.wire.server_ip.clone()),
             ("cequence_max_in_flight", b.max_in_flight.to_string()),
             (
                 "cequence_max_concurrent_objects",
@@ -837,6 +918,60 @@ mod tests {
         assert!(config(&pairs, Needs::Bridge).is_err());
         pairs.push(("cequence_allow_insecure_endpoints", "true"));
         assert!(config(&pairs, Needs::Bridge).is_ok());
+    }
+
+    #[test]
+    fn the_removed_gzip_setting_points_to_its_replacement() {
+        let unknown = unknown_variables(["cequence_gzip".to_string()].into_iter());
+        assert_eq!(unknown.len(), 1);
+        assert!(
+            unknown[0].to_string().contains("cequence_compression=gzip"),
+            "{}",
+            unknown[0]
+        );
+        let (_, problems) = parse_env_file("cequence_gzip=true\n");
+        assert!(problems[0].to_string().contains("cequence_compression"));
+    }
+
+    #[test]
+    fn v2_settings() {
+        let mut pairs = BRIDGE.to_vec();
+        pairs.extend([
+            ("cequence_compression", "GZIP"),
+            ("cequence_auth_style", "basic"),
+            ("cequence_server_ip", "2001:db8::1"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "cequence-cf-passive"),
+        ]);
+        let c = config(&pairs, Needs::Bridge).unwrap();
+        let b = c.bridge.as_ref().unwrap();
+        assert_eq!(b.compression, Compression::Gzip);
+        assert_eq!(b.auth_style, AuthStyle::Basic);
+        assert_eq!(c.pipeline.wire.server_ip, "2001:db8::1");
+        assert_eq!(c.pipeline.wire.instance_id, "cequence-cf-passive");
+        let err = config(&[("cequence_server_ip", "edge-1")], Needs::NoBridge).unwrap_err();
+        assert_eq!(err.variables(), ["cequence_server_ip"]);
+        // A URL's password is never echoed in the error.
+        let mut pairs = BRIDGE.to_vec();
+        pairs.retain(|(k, _)| *k != "cequence_edge_endpoint");
+        pairs.push((
+            "cequence_edge_endpoint",
+            "https://u:hunter2@edge.example.com/",
+        ));
+        let err = config(&pairs, Needs::Bridge).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        // Insecure TLS is accepted only together with the lab switch.
+        let mut pairs = BRIDGE.to_vec();
+        pairs.extend([
+            ("cequence_tls_insecure", "true"),
+            ("cequence_allow_insecure_endpoints", "true"),
+        ]);
+        assert!(
+            config(&pairs, Needs::Bridge)
+                .unwrap()
+                .bridge
+                .unwrap()
+                .tls_insecure
+        );
     }
 
     #[test]

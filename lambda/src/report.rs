@@ -35,14 +35,12 @@ pub fn log_delivered(summary: &Summary) {
 
 /// Seconds between now and the newest record of the object, if known.
 pub fn lag_seconds(summary: &Summary) -> Option<f64> {
-    let newest = summary.newest_record.as_deref()?;
-    let parsed =
-        time::OffsetDateTime::parse(newest, &time::format_description::well_known::Rfc3339).ok()?;
+    let newest_ms = summary.newest_record_ms?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .ok()?
         .as_secs_f64();
-    Some((now - parsed.unix_timestamp() as f64).max(0.0))
+    Some((now - newest_ms as f64 / 1000.0).max(0.0))
 }
 
 /// Namespace of our metrics (the Terraform alarms watch `FailedBatches` here).
@@ -96,7 +94,7 @@ mod tests {
             failed_transactions: 3,
             failed_batches: 1,
             skipped_static: 4,
-            newest_record: Some("2020-01-01T00:00:00Z".into()),
+            newest_record_ms: Some(1_577_836_800_000),
             ..Summary::default()
         };
         let doc: serde_json::Value = serde_json::from_str(&emf_line("fn", &summary, 1)).unwrap();

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Output};
 
+use cf_passive_testkit::schema::valid_transaction;
 use cf_passive_testkit::{BridgeConfig, BridgeReceiver, OAuthConfig, OAuthTestServer};
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -38,11 +39,18 @@ fn dry_run_writes_one_transaction_per_line_and_a_summary() {
         .unwrap();
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
+    // One v2 transaction per line, no envelope.
     let lines: Vec<serde_json::Value> = stdout
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| valid_transaction(l.as_bytes()))
         .collect();
     assert_eq!(lines.len(), 6);
+    assert!(!stdout.contains("\"data\""));
+    assert_eq!(lines[0]["timestamp"], "1706742062.000");
+    assert_eq!(
+        lines[0]["txn-meta-data"]["source_info"]["instance_id"],
+        "cf-passive-cli"
+    );
     assert!(
         stderr.contains("summary")
             && stderr.contains("transactions=6")
@@ -103,6 +111,9 @@ fn an_unreadable_object_fails_the_run_after_emitting_what_it_could() {
         stdout.lines().count() > 100,
         "records before the fault are emitted"
     );
+    for line in stdout.lines() {
+        valid_transaction(line.as_bytes());
+    }
     assert!(
         stderr.contains(&path.display().to_string()),
         "names the file by its path: {stderr}"
@@ -118,6 +129,24 @@ fn an_unreadable_object_fails_the_run_after_emitting_what_it_could() {
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn wire_settings_reach_the_transactions() {
+    let output = command()
+        .args(["process", "--dry-run", LEGACY])
+        .env("cequence_server_ip", "198.51.100.10")
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cequence-cf-passive")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let first = valid_transaction(stdout.lines().next().unwrap().as_bytes());
+    assert_eq!(first["request"]["connection"]["server-ip"], "198.51.100.10");
+    assert_eq!(
+        first["txn-meta-data"]["source_info"]["instance_id"],
+        "cequence-cf-passive"
+    );
 }
 
 #[test]
@@ -142,6 +171,29 @@ fn configuration_errors_name_the_variable() {
         stderr.contains("cequence_auth_endpoint") || stderr.contains("cequence_client_secret"),
         "{stderr}"
     );
+
+    // Settings that v2 removed or restricted are refused, naming the variable.
+    for (name, value, hint) in [
+        ("cequence_gzip", "true", "cequence_compression"),
+        (
+            "cequence_tls_insecure",
+            "true",
+            "cequence_allow_insecure_endpoints",
+        ),
+    ] {
+        let output = command()
+            .args(["process", LEGACY])
+            .env("cequence_client_id", "x")
+            .env("cequence_client_secret", "y")
+            .env("cequence_auth_endpoint", "https://auth.example.com/token")
+            .env("cequence_edge_endpoint", "https://edge.example.com")
+            .env(name, value)
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(name) && stderr.contains(hint), "{stderr}");
+    }
 }
 
 fn send(faults: &str) -> (Output, Vec<cf_passive_testkit::ReceivedTransaction>, String) {
@@ -178,6 +230,9 @@ fn send(faults: &str) -> (Output, Vec<cf_passive_testkit::ReceivedTransaction>, 
         .output()
         .unwrap();
     let received = bridge.transactions();
+    for r in &received {
+        cf_passive_testkit::schema::assert_valid_transaction(&r.transaction);
+    }
     drop(runtime);
     (output, received, oauth_config.client_secret)
 }

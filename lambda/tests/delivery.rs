@@ -1,17 +1,22 @@
 //! Delivery against real servers on 127.0.0.1: the third-party
 //! `oauth2-mock-server` (child process), and our strict token server and
-//! bridge receiver (in-process, real TCP). See docs/delivery.md.
+//! strict bridge receiver (in-process, real TCP), which answers 400 to any
+//! body that is not a valid v2 batch. See docs/delivery.md.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cf_passive::core::batch::Batch;
+use cf_passive::core::batch::{Batch, BatchLimits, Batcher};
+use cf_passive::core::parse::Record;
+use cf_passive::core::transaction::{map_record, required, Origin};
+use cf_passive::core::wire::Encoder;
 use cf_passive::delivery::{
-    idempotency_key, AuthStyle, Delivery, DeliveryReport, ObjectId, Settings,
+    idempotency_key, AuthStyle, Compression, Delivery, DeliveryReport, ObjectId, Settings,
 };
 use cf_passive::secret::SecretString;
+use cf_passive_testkit::schema::valid_batch;
 use cf_passive_testkit::{
     BridgeConfig, BridgeReceiver, OAuth2MockServer, OAuthConfig, OAuthTestServer, RunningBridge,
     RunningOAuth, TestPki,
@@ -25,9 +30,9 @@ fn settings(auth_endpoint: &str, transactions_url: &str) -> Settings {
         auth_endpoint: auth_endpoint.to_string(),
         client_id: "cf-passive-test".into(),
         client_secret: SecretString::from(SECRET).into(),
-        auth_style: AuthStyle::Basic,
+        auth_style: AuthStyle::default(),
         transactions_url: transactions_url.to_string(),
-        gzip: true,
+        compression: Compression::default(),
         max_in_flight: 4,
         http_timeout: Duration::from_secs(5),
         retry_max_elapsed: Duration::from_secs(60),
@@ -44,26 +49,58 @@ fn object() -> ObjectId {
     }
 }
 
+/// One v2 transaction with `transaction-id` `id`, made by the forwarder's own
+/// mapping and encoder.
+fn transaction(id: &str) -> Vec<u8> {
+    let path = format!("/p/{id}");
+    let record = Record::from_pairs([
+        ("date", "2024-01-31"),
+        ("time", "23:01:02"),
+        ("c-ip", "192.0.2.1"),
+        ("cs-method", "GET"),
+        ("cs-uri-stem", path.as_str()),
+        ("sc-status", "200"),
+        ("cs-protocol", "https"),
+        ("cs(User-Agent)", "curl/8.5.0"),
+        ("x-edge-request-id", id),
+    ]);
+    let fields = required(&record).unwrap();
+    let tx = map_record(
+        &record,
+        fields,
+        "E27FO14I29XXXX",
+        Origin {
+            log_object: "s3://cf-logs/AWSLogs/E27FO14I29XXXX.2024-01-31-23.a1b2c3d4.gz",
+        },
+    );
+    let mut out = Vec::new();
+    Encoder::default().write_transaction(&mut out, &tx);
+    out
+}
+
+/// `count` batches of `per_batch` transactions `tx-<batch>-<i>`, cut by the
+/// core's batcher; every body is checked against the v2 batch schema.
 fn batches(count: u64, per_batch: usize) -> Vec<Batch> {
-    (0..count)
-        .map(|b| {
-            let txs: Vec<serde_json::Value> = (0..per_batch)
-                .map(|i| {
-                    serde_json::json!({
-                        "version": "1.0",
-                        "transaction-id": format!("tx-{b}-{i}"),
-                        "request": {"http-method": "GET", "path": format!("/p/{b}/{i}")},
-                        "response": {"status": 200}
-                    })
-                })
-                .collect();
-            Batch {
-                index: b,
-                transactions: per_batch,
-                body: serde_json::to_vec(&txs).unwrap(),
-            }
-        })
-        .collect()
+    batches_named("tx", count, per_batch)
+}
+
+fn batches_named(prefix: &str, count: u64, per_batch: usize) -> Vec<Batch> {
+    let mut batcher = Batcher::new(BatchLimits {
+        max_transactions: per_batch,
+        max_bytes: 1 << 20,
+    });
+    let mut out = Vec::new();
+    for b in 0..count {
+        for i in 0..per_batch {
+            out.extend(batcher.push(&transaction(&format!("{prefix}-{b}-{i}"))));
+        }
+    }
+    out.extend(batcher.take());
+    for b in &out {
+        assert_eq!(valid_batch(&b.body).len(), b.transactions);
+    }
+    assert_eq!(out.len() as u64, count);
+    out
 }
 
 async fn deliver(d: &Delivery, batches: Vec<Batch>) -> DeliveryReport {
@@ -134,13 +171,9 @@ fn assert_retries_reuse_keys(b: &RunningBridge, count: u64) {
 }
 
 #[tokio::test]
-async fn happy_path_with_oauth2_mock_server_gzip_by_default() {
+async fn happy_path_with_oauth2_mock_server_uncompressed_by_default() {
     let mock = OAuth2MockServer::spawn();
-    let b = bridge(BridgeConfig {
-        require_gzip: true,
-        ..Default::default()
-    })
-    .await;
+    let b = bridge(BridgeConfig::default()).await;
     let d = Delivery::new(settings(&mock.token_url(), &b.transactions_url())).unwrap();
     let report = deliver(&d, batches(6, 25)).await;
     assert!(report.is_success(), "{report:?}");
@@ -152,7 +185,7 @@ async fn happy_path_with_oauth2_mock_server_gzip_by_default() {
     assert_all_arrived(&b, 6, 25);
     for r in b.requests() {
         assert_eq!(r.status, 200);
-        assert_eq!(r.content_encoding.as_deref(), Some("gzip"));
+        assert_eq!(r.content_encoding, None, "compression is off by default");
         assert_eq!(r.content_type.as_deref(), Some("application/json"));
         assert_eq!(
             r.user_agent,
@@ -177,22 +210,116 @@ async fn happy_path_with_oauth2_mock_server_gzip_by_default() {
 }
 
 #[tokio::test]
-async fn plain_json_when_gzip_is_off_and_body_client_auth() {
+async fn body_client_auth_by_default_and_basic_when_asked() {
     let oauth = strict_oauth(300).await;
     let b = bridge(BridgeConfig::default()).await;
+    let d = Delivery::new(settings(&oauth.token_url(), &b.transactions_url())).unwrap();
+    assert!(deliver(&d, batches(3, 4)).await.is_success());
+    let stats = oauth.stats();
+    assert_eq!((stats.client_auth_body, stats.client_auth_basic), (1, 0));
+
+    let oauth = strict_oauth(300).await;
     let mut s = settings(&oauth.token_url(), &b.transactions_url());
-    s.gzip = false;
-    s.auth_style = AuthStyle::Body;
+    s.auth_style = AuthStyle::Basic;
+    let d = Delivery::new(s).unwrap();
+    assert!(deliver(&d, batches(3, 4)).await.is_success());
+    let stats = oauth.stats();
+    assert_eq!((stats.client_auth_body, stats.client_auth_basic), (0, 1));
+    assert_all_arrived(&b, 3, 4);
+}
+
+#[tokio::test]
+async fn gzip_when_asked() {
+    let oauth = strict_oauth(300).await;
+    let b = bridge(BridgeConfig {
+        require_gzip: true,
+        ..Default::default()
+    })
+    .await;
+    let mut s = settings(&oauth.token_url(), &b.transactions_url());
+    s.compression = Compression::Gzip;
     let d = Delivery::new(s).unwrap();
     let report = deliver(&d, batches(3, 4)).await;
     assert!(report.is_success(), "{report:?}");
     for r in b.requests() {
         assert_eq!(r.status, 200);
-        assert_eq!(r.content_encoding, None);
-        assert_eq!(r.content_type.as_deref(), Some("application/json"));
+        assert_eq!(r.content_encoding.as_deref(), Some("gzip"));
     }
     assert_all_arrived(&b, 3, 4);
-    assert_eq!(oauth.stats().tokens_issued, 1);
+}
+
+#[tokio::test]
+async fn a_415_to_gzip_resends_uncompressed_and_turns_compression_off() {
+    let oauth = strict_oauth(300).await;
+    let b = bridge(BridgeConfig {
+        refuse_gzip: true,
+        ..Default::default()
+    })
+    .await;
+    let mut s = settings(&oauth.token_url(), &b.transactions_url());
+    s.compression = Compression::Gzip;
+    let out = Captured::default();
+    let w = out.clone();
+    let _log = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || w.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let d = Delivery::new(s).unwrap();
+    let report = deliver(&d, batches(8, 5)).await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(d.compression(), Compression::None);
+    // A second object of the same container: uncompressed from the start.
+    let mut od = d.object(ObjectId {
+        key: "AWSLogs/E27FO14I29XXXX.2024-01-31-23.second.gz".into(),
+        ..object()
+    });
+    od.send(batches_named("second", 1, 2).pop().unwrap()).await;
+    assert!(od.finish().await.is_success());
+
+    let reqs = b.requests();
+    let refused: Vec<_> = reqs.iter().filter(|r| r.status == 415).collect();
+    assert!(
+        (1..=4).contains(&refused.len()),
+        "at most the batches in flight meet the 415: {}",
+        refused.len()
+    );
+    assert!(refused
+        .iter()
+        .all(|r| r.content_encoding.as_deref() == Some("gzip")));
+    let first_415 = refused[0].seq;
+    for r in reqs.iter().filter(|r| r.status == 200) {
+        assert_eq!(r.content_encoding, None, "request {} after the 415", r.seq);
+    }
+    assert!(reqs
+        .iter()
+        .filter(|r| r.seq > first_415 + 4)
+        .all(|r| r.content_encoding.is_none()));
+    // Every transaction exactly once.
+    let ids: Vec<String> = b
+        .transactions()
+        .iter()
+        .map(|t| {
+            t.transaction["transaction-id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), 42);
+    assert_eq!(unique.len(), 42, "no transaction twice");
+    assert_all_arrived(&b, 8, 5);
+    let logged = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        logged
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains("415"))
+            .count(),
+        1,
+        "{logged}"
+    );
 }
 
 #[tokio::test]
@@ -553,4 +680,10 @@ fn bad_settings_are_config_errors() {
     s.ca_cert_pem = Some("not pem".into());
     let e = Delivery::new(s).unwrap_err();
     assert!(e.to_string().contains("cequence_ca_cert_pem"), "{e}");
+    let s = settings("http://127.0.0.1:1/token", "http://u:pw-1234@127.0.0.1:1/x");
+    let e = Delivery::new(s).unwrap_err().to_string();
+    assert!(
+        e.contains("cequence_edge_endpoint") && !e.contains("pw-1234"),
+        "{e}"
+    );
 }

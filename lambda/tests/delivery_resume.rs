@@ -11,15 +11,43 @@ use std::time::Duration;
 use cf_passive::core::batch::Batch;
 use cf_passive::core::checkpoint::BatchSelection;
 use cf_passive::core::object::ObjectId;
+use cf_passive::core::parse::Record;
+use cf_passive::core::transaction::{map_record, required, Origin};
+use cf_passive::core::wire::{Encoder, ENVELOPE_CLOSE, ENVELOPE_OPEN};
 use cf_passive::delivery::{idempotency_key, Delivery};
+use cf_passive_testkit::schema::valid_batch;
 use common::*;
 
 fn object() -> ObjectId {
     ObjectId::new("cf-logs", "E27FO14I29XXXX.2024-01-31-23.resume.gz").with_version("v1")
 }
 
+/// Batch `index`: one v2 transaction `t<index>`, made by the forwarder's own
+/// mapping and encoder (the receiver refuses anything else).
 fn batch(index: u64) -> Batch {
-    let body = format!(r#"[{{"transaction-id":"t{index}"}}]"#).into_bytes();
+    let id = format!("t{index}");
+    let record = Record::from_pairs([
+        ("date", "2024-01-31"),
+        ("time", "23:01:02"),
+        ("c-ip", "192.0.2.1"),
+        ("cs-method", "GET"),
+        ("cs-uri-stem", "/"),
+        ("sc-status", "200"),
+        ("x-edge-request-id", id.as_str()),
+    ]);
+    let fields = required(&record).unwrap();
+    let tx = map_record(
+        &record,
+        fields,
+        "E27FO14I29XXXX",
+        Origin {
+            log_object: "s3://cf-logs/E27FO14I29XXXX.2024-01-31-23.resume.gz",
+        },
+    );
+    let mut body = ENVELOPE_OPEN.to_vec();
+    Encoder::default().write_transaction(&mut body, &tx);
+    body.extend_from_slice(ENVELOPE_CLOSE);
+    valid_batch(&body);
     Batch {
         index,
         transactions: 1,

@@ -21,7 +21,9 @@ use cf_passive::aws::tags::{CloudFrontTags, TagSource};
 use cf_passive::core::checkpoint::{batch_fingerprint, CHECKPOINT_TAG};
 use cf_passive::core::object::ObjectId;
 use cf_passive::core::pipeline::PipelineOptions;
-use cf_passive::delivery::{AuthStyle, Delivery, SecretSource, Settings};
+use cf_passive::delivery::{
+    AuthStyle, Compression as BodyCompression, Delivery, SecretSource, Settings,
+};
 use cf_passive::secret::SecretString;
 use cf_passive_testkit::{
     BridgeConfig, BridgeReceiver, MotoServer, OAuthConfig, OAuthTestServer, RunningBridge,
@@ -119,9 +121,9 @@ impl Env {
             auth_endpoint: self.oauth.token_url(),
             client_id: oauth.client_id.clone(),
             client_secret: SecretSource::Value(SecretString::from(oauth.client_secret.clone())),
-            auth_style: AuthStyle::Basic,
+            auth_style: AuthStyle::default(),
             transactions_url: self.bridge.transactions_url(),
-            gzip: true,
+            compression: BodyCompression::default(),
             max_in_flight: 4,
             http_timeout: Duration::from_secs(5),
             retry_max_elapsed: Duration::from_secs(3),
@@ -320,7 +322,7 @@ async fn keys_with_spaces_and_unicode_are_decoded() {
     let received = env.bridge.transactions();
     assert_eq!(received.len(), 6);
     assert_eq!(
-        received[0].transaction["txn-meta-data"]["log-object"],
+        received[0].transaction["txn-meta-data"]["cloudfront"]["log-object"],
         format!("s3://{}/{key}", env.bucket)
     );
 }
@@ -519,7 +521,7 @@ async fn only_distributions_tagged_enabled_are_forwarded() {
         .transactions()
         .iter()
         .map(|t| {
-            t.transaction["txn-meta-data"]["distribution-id"]
+            t.transaction["txn-meta-data"]["cloudfront"]["distribution-id"]
                 .as_str()
                 .unwrap()
                 .to_string()

@@ -4,10 +4,13 @@
 use std::io::{Cursor, Write};
 use std::path::PathBuf;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use cf_passive::core::pipeline::{
     process_object, AllowAll, DistributionGate, Flow, PipelineError, PipelineOptions, Processed,
     TransactionSink,
 };
+use cf_passive_testkit::schema::valid_transaction;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::{json, Value};
@@ -29,11 +32,19 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 struct Collect(Vec<Value>);
 
 impl TransactionSink for Collect {
+    /// Every transaction the pipeline produces is checked against the v2 schema.
     fn accept(&mut self, encoded: &[u8]) -> Flow {
-        self.0
-            .push(serde_json::from_slice(encoded).expect("transactions are valid JSON"));
+        self.0.push(valid_transaction(encoded));
         Flow::Continue
     }
+}
+
+/// The decoded value of request header `name`, if present.
+fn header(t: &Value, part: &str, name: &str) -> Option<String> {
+    t[part]["headers"].as_array()?.iter().find_map(|h| {
+        let (n, v) = h.as_str()?.split_once(':')?;
+        (n == name).then(|| String::from_utf8(BASE64.decode(v).unwrap()).unwrap())
+    })
 }
 
 fn run_with(bytes: Vec<u8>, key: &str, gate: &mut dyn DistributionGate) -> (Vec<Value>, Processed) {
@@ -90,62 +101,77 @@ fn legacy_33_column_log_maps_exactly_as_the_contract_says() {
     assert_eq!(s.per_distribution.get("E2EXAMPLE1"), Some(&6));
 
     let expected = json!({
+        "timestamp": "1706742062.000",
         "version": "1.0",
         "transaction-id": "REQ-legacy-01",
-        "timestamp": "2024-01-31T23:01:02Z",
         "request": {
             "client-ip": "192.0.2.100",
-            "client-port": 46532,
             "http-scheme": "https",
             "http-version": "HTTP/1.1",
             "http-method": "GET",
-            "host": "www.example.com",
-            "path": "/api/v1/users",
-            "query": "a=1&b=%2F",
             "uri-query-fragment": "/api/v1/users?a=1&b=%2F",
+            "host": "www.example.com",
+            "connection": {
+                "connection-ip": "192.0.2.100",
+                "connection-port": 46532,
+                "server-ip": "0.0.0.0",
+                "server-port": 443
+            },
             "headers": [
-                {"name": "host", "value": "www.example.com"},
-                {"name": "user-agent", "value": "Mozilla/5.0 (X11; Linux x86_64)"},
-                {"name": "referer", "value": "https://example.com/"},
-                {"name": "cookie", "value": "session=abc; theme=dark"},
-                {"name": "x-forwarded-for", "value": "198.51.100.7, 203.0.113.9"}
-            ],
-            "bytes": 181
+                "host:d3d3LmV4YW1wbGUuY29t",
+                "user-agent:TW96aWxsYS81LjAgKFgxMTsgTGludXggeDg2XzY0KQ==",
+                "referer:aHR0cHM6Ly9leGFtcGxlLmNvbS8=",
+                "cookie:c2Vzc2lvbj1hYmM7IHRoZW1lPWRhcms=",
+                "x-forwarded-for:MTk4LjUxLjEwMC43LCAyMDMuMC4xMTMuOQ=="
+            ]
         },
         "response": {
-            "status": 200,
-            "headers": [
-                {"name": "content-type", "value": "text/html"},
-                {"name": "content-length", "value": "1234"},
-                {"name": "content-range", "value": "bytes 0-99/*"}
-            ],
-            "bytes": 5678
+            "status-code": "200",
+            "headers": ["content-type:dGV4dC9odG1s", "content-length:MTIzNA==", "content-range:Ynl0ZXMgMC05OS8q"]
         },
         "txn-meta-data": {
-            "source_info": {"type": "cloudfront-standard-log", "version": env!("CARGO_PKG_VERSION")},
-            "distribution-id": "E2EXAMPLE1",
-            "log-object": format!("s3://logs-bucket/prefix/{LEGACY}.gz"),
-            "edge-location": "SEA32-C1",
-            "edge-result-type": "Hit",
-            "edge-response-result-type": "Hit",
-            "edge-detailed-result-type": "Hit",
-            "time-taken-ms": 2.0,
-            "time-to-first-byte-ms": 1.0,
-            "ssl-protocol": "TLSv1.3",
-            "ssl-cipher": "TLS_AES_128_GCM_SHA256"
+            "source_info": {
+                "version": env!("CARGO_PKG_VERSION"),
+                "type": "cloudfront",
+                "pool_id": "E2EXAMPLE1",
+                "instance_id": "cf-passive-cli"
+            },
+            "cloudfront": {
+                "distribution-id": "E2EXAMPLE1",
+                "log-object": format!("s3://logs-bucket/prefix/{LEGACY}.gz"),
+                "edge-location": "SEA32-C1",
+                "edge-result-type": "Hit",
+                "edge-response-result-type": "Hit",
+                "edge-detailed-result-type": "Hit",
+                "time-taken-ms": 2.0,
+                "time-to-first-byte-ms": 1.0,
+                "ssl-protocol": "TLSv1.3",
+                "ssl-cipher": "TLS_AES_128_GCM_SHA256",
+                "request-bytes": 181,
+                "response-bytes": 5678
+            }
         }
     });
     assert_eq!(txs[0], expected);
 }
 
 #[test]
-fn absent_fields_are_omitted_and_status_000_is_0() {
+fn absent_fields_are_omitted_and_status_000_is_kept() {
     let (txs, _) = run(fixture(LEGACY), LEGACY);
     let t = &txs[1];
     assert_eq!(t["request"]["client-ip"], "2001:db8::8a2e:370:7334");
-    assert_eq!(t["response"]["status"], 0);
+    assert_eq!(
+        t["request"]["connection"],
+        json!({
+            "connection-ip": "2001:db8::8a2e:370:7334",
+            "connection-port": 51000,
+            "server-ip": "0.0.0.0",
+            "server-port": 80
+        })
+    );
+    assert_eq!(t["response"]["status-code"], "000");
     assert_eq!(t["request"]["uri-query-fragment"], "/api/v1/orders");
-    for absent in ["query", "host", "headers", "http-version"] {
+    for absent in ["host", "headers", "http-version"] {
         assert!(
             t["request"].get(absent).is_none(),
             "request.{absent} must be omitted"
@@ -161,10 +187,11 @@ fn absent_fields_are_omitted_and_status_000_is_0() {
         "asn",
     ] {
         assert!(
-            t["txn-meta-data"].get(absent).is_none(),
-            "txn-meta-data.{absent} must be omitted"
+            t["txn-meta-data"]["cloudfront"].get(absent).is_none(),
+            "txn-meta-data.cloudfront.{absent} must be omitted"
         );
     }
+    assert_eq!(t["txn-meta-data"]["cloudfront"]["time-taken-ms"], 0.0);
     let text = serde_json::to_string(&txs).unwrap();
     assert!(!text.contains("null"), "never null");
     assert!(!text.contains("\"-\""), "never \"-\"");
@@ -173,30 +200,29 @@ fn absent_fields_are_omitted_and_status_000_is_0() {
 #[test]
 fn decoding_rules_hold_end_to_end() {
     let (txs, _) = run(fixture(LEGACY), LEGACY);
-    let header = |t: &Value, name: &str| {
-        t["request"]["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|h| h["name"] == name)
-            .map(|h| h["value"].clone())
-    };
     // legacy double-encoded agent decoded twice
     assert_eq!(
-        header(&txs[2], "user-agent").unwrap(),
+        header(&txs[2], "request", "user-agent").unwrap(),
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
     );
     // '+' stays '+', a client's %25 stays a single %25 after one decode, UTF-8 paths decoded
-    assert_eq!(header(&txs[3], "user-agent").unwrap(), "curl/7.68.0+extra");
-    assert_eq!(txs[3]["request"]["query"], "q=a+b&pct=100%25");
-    assert_eq!(txs[3]["request"]["path"], "/api/caf\u{e9}");
+    assert_eq!(
+        header(&txs[3], "request", "user-agent").unwrap(),
+        "curl/7.68.0+extra"
+    );
+    assert_eq!(
+        txs[3]["request"]["uri-query-fragment"],
+        "/api/caf\u{e9}?q=a+b&pct=100%25"
+    );
     // x-host-header absent: cs(Host) is the host
     assert_eq!(txs[3]["request"]["host"], "d111111abcdef8.cloudfront.net");
     // short row (31 of 33 columns): mapped over the columns it has
     assert_eq!(txs[4]["response"]["headers"].as_array().unwrap().len(), 2);
     // after the mid-file header change to 24 columns
-    assert_eq!(txs[5]["response"]["status"], 302);
-    assert!(txs[5]["request"].get("client-port").is_none());
+    assert_eq!(txs[5]["response"]["status-code"], "302");
+    assert!(txs[5]["request"]["connection"]
+        .get("connection-port")
+        .is_none());
 }
 
 #[test]
@@ -205,9 +231,9 @@ fn older_24_column_logs() {
     let (txs, p) = run(gzip(&fixture("E2OLDFORMAT24.2016-03-01-22.9f8e7d6c")), key);
     assert_eq!(ids(&txs), ["REQ-old24-0", "REQ-old24-1"]);
     assert_eq!(p.summary.skipped_static, 1);
-    assert_eq!(txs[1]["timestamp"], "2016-03-01T22:00:01Z");
+    assert_eq!(txs[1]["timestamp"], "1456869601.000");
     assert_eq!(
-        txs[0]["request"]["headers"][1]["value"],
+        header(&txs[0], "request", "user-agent").unwrap(),
         "Mozilla/5.0 (Macintosh; Intel Mac OS X)"
     );
 }
@@ -244,12 +270,27 @@ fn v2_json_under_a_hive_path() {
             .collect::<Vec<_>>(),
         [4, 5]
     );
-    assert_eq!(txs[0]["timestamp"], "2024-01-31T23:01:02.123Z");
-    assert_eq!(txs[0]["txn-meta-data"]["distribution-id"], "E3JSONEXAMPLE");
-    assert_eq!(txs[0]["txn-meta-data"]["country"], "US");
-    assert_eq!(txs[0]["txn-meta-data"]["asn"], 16509);
-    assert_eq!(txs[1]["request"]["query"], "term=caf\u{e9}");
-    assert!(txs[1]["txn-meta-data"].get("asn").is_none());
+    assert_eq!(
+        txs[0]["timestamp"], "1706742062.123",
+        "timestamp(ms) wins over date + time"
+    );
+    let cloudfront = &txs[0]["txn-meta-data"]["cloudfront"];
+    assert_eq!(cloudfront["distribution-id"], "E3JSONEXAMPLE");
+    assert_eq!(
+        txs[0]["txn-meta-data"]["source_info"]["pool_id"],
+        "E3JSONEXAMPLE"
+    );
+    assert_eq!(cloudfront["country"], "US");
+    assert_eq!(cloudfront["asn"], 16509);
+    assert_eq!(
+        txs[1]["request"]["uri-query-fragment"],
+        "/api/v1/search?term=caf\u{e9}"
+    );
+    assert_eq!(
+        txs[1]["request"]["connection"]["connection-ip"],
+        "2001:db8::1"
+    );
+    assert!(txs[1]["txn-meta-data"]["cloudfront"].get("asn").is_none());
 }
 
 #[test]
@@ -263,14 +304,23 @@ fn v2_w3c_with_crlf_and_no_version_line() {
     let (txs, p) = run(raw, key);
     assert_eq!(ids(&txs), ["REQ-w3c-0", "REQ-w3c-1"]);
     assert_eq!(p.summary.skipped_static, 1);
-    assert_eq!(txs[0]["txn-meta-data"]["distribution-id"], "E4W3CEXAMPLE");
-    assert_eq!(txs[1]["timestamp"], "2024-01-31T23:00:01.500Z");
-    assert_eq!(txs[0]["request"]["headers"][2]["value"], "cart={\"n\":2}");
     assert_eq!(
-        txs[0]["response"]["headers"][0]["value"],
+        txs[0]["txn-meta-data"]["cloudfront"]["distribution-id"],
+        "E4W3CEXAMPLE"
+    );
+    assert_eq!(txs[1]["timestamp"], "1706742001.500");
+    assert_eq!(
+        header(&txs[0], "request", "cookie").unwrap(),
+        "cart={\"n\":2}"
+    );
+    assert_eq!(
+        header(&txs[0], "response", "content-type").unwrap(),
         "application/json; charset=utf-8"
     );
-    assert_eq!(txs[0]["txn-meta-data"]["time-taken-ms"], 125.0);
+    assert_eq!(
+        txs[0]["txn-meta-data"]["cloudfront"]["time-taken-ms"],
+        125.0
+    );
     assert!(!serde_json::to_string(&txs).unwrap().contains('\r'));
 }
 
@@ -280,13 +330,53 @@ fn distribution_from_a_record_field_and_objects_without_one() {
         fixture("rule4-distribution-field.json"),
         "exports/rule4.json",
     );
-    assert_eq!(txs[0]["txn-meta-data"]["distribution-id"], "E5FIELDEXAMPLE");
-    assert_eq!(txs[0]["timestamp"], "2024-01-31T23:01:02Z");
+    assert_eq!(
+        txs[0]["txn-meta-data"]["cloudfront"]["distribution-id"],
+        "E5FIELDEXAMPLE"
+    );
+    assert_eq!(txs[0]["timestamp"], "1706742062.000");
 
     let (txs, p) = run(fixture(LEGACY), "somewhere/unnamed.log");
     assert!(txs.is_empty(), "no id in key or records: nothing forwarded");
     assert_eq!(p.summary.no_distribution, 8);
     assert!(p.error.is_none(), "not an error: retrying cannot help");
+}
+
+/// Issue 16: the two inputs found by fuzzing, through the whole pipeline.
+#[test]
+fn overflowing_numbers_are_a_malformed_row_or_an_omitted_field() {
+    // 56 bytes: the header and 33 nines.
+    let object = format!("#Fields: timestamp(ms)\n{}", "9".repeat(33));
+    assert_eq!(object.len(), 56);
+    let (txs, p) = run(object.into_bytes(), LEGACY);
+    assert!(txs.is_empty());
+    assert_eq!(p.summary.malformed, 1);
+    assert_eq!(p.summary.malformed_samples[0].line, 2);
+    assert!(
+        p.summary.malformed_samples[0]
+            .reason
+            .contains("timestamp(ms)"),
+        "{:?}",
+        p.summary.malformed_samples
+    );
+    // The crafted value that used to wrap to 2024-01-31T23:01:02.000Z.
+    let row = "#Fields: timestamp(ms) c-ip cs-method cs-uri-stem sc-status\n\
+               5316911983139663491615229947863440304\t192.0.2.1\tGET\t/\t200\n";
+    let (txs, p) = run(row.as_bytes().to_vec(), LEGACY);
+    assert!(txs.is_empty(), "{txs:?}");
+    assert_eq!(p.summary.malformed, 1);
+
+    let huge = "9".repeat(400);
+    let row = format!(
+        "#Fields: date time c-ip cs-method cs-uri-stem sc-status time-taken time-to-first-byte\n\
+         2024-01-31\t23:01:02\t192.0.2.1\tGET\t/\t200\t{huge}.0\t{huge}\n"
+    );
+    let (txs, p) = run(row.into_bytes(), LEGACY);
+    assert_eq!(p.summary.malformed, 0);
+    assert_eq!(
+        txs[0]["txn-meta-data"]["cloudfront"],
+        json!({"distribution-id": "E2EXAMPLE1", "log-object": format!("s3://logs-bucket/{LEGACY}")})
+    );
 }
 
 struct Gate {

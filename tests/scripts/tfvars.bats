@@ -38,7 +38,7 @@ assert_nothing_written() {
   write_env 'cequence_edge_path=/a\b${x}%{y}' \
     'cequence_ca_cert_pem="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"' \
     "cequence_skip_extensions='.jpg,.png'" \
-    "cequence_batch_size=100" "cequence_gzip=false" "reserved_concurrency=" "alarm_email="
+    "cequence_batch_size=100" "cequence_compression=gzip" "reserved_concurrency=" "alarm_email="
   run setup_tfvars
   assert_success
   run tfvars_normalized "${TFVARS}"
@@ -46,7 +46,7 @@ assert_nothing_written() {
   assert_line 'cequence_ca_cert_pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"'
   assert_line 'cequence_skip_extensions = ".jpg,.png"'
   assert_line 'cequence_batch_size = 100'
-  assert_line 'cequence_gzip = false'
+  assert_line 'cequence_compression = "gzip"'
   refute_output --partial "reserved_concurrency"
   refute_output --partial "alarm_email"
 }
@@ -257,12 +257,12 @@ sys.exit(r.retcode)' "${REPO}/terraform"
 }
 
 @test "tfvars: unknown key named; bad enum, number and bool rejected; all reported at once" {
-  write_env "cequence_log_levle=debug" "cequence_batch_size=ten" "cequence_gzip=yes" "architecture=arm" "log_prefix=logs"
+  write_env "cequence_log_levle=debug" "cequence_batch_size=ten" "cequence_require_enabled_tag=yes" "architecture=arm" "log_prefix=logs"
   run setup_tfvars
   assert_failure
   assert_output --partial "unknown key cequence_log_levle (did you mean cequence_log_level?)"
   assert_output --partial "cequence_batch_size: must be a non-negative whole number"
-  assert_output --partial "cequence_gzip: must be true or false"
+  assert_output --partial "cequence_require_enabled_tag: must be true or false"
   assert_output --partial "architecture: must be one of arm64|x86_64"
   assert_output --partial "log_prefix: must end with '/'"
   assert_nothing_written

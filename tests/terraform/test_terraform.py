@@ -150,10 +150,11 @@ OPTIONAL_VARIABLES = {
     "cequence_log_level": ("string", "info"),
     "cequence_log_format": ("string", "json"),
     "cequence_edge_path": ("string", "/api-transactions"),
-    "cequence_auth_style": ("string", "basic"),
+    "cequence_auth_style": ("string", "body"),
     "cequence_batch_size": ("number", 500),
     "cequence_batch_max_bytes": ("number", 1048576),
-    "cequence_gzip": ("bool", True),
+    "cequence_compression": ("string", "none"),
+    "cequence_server_ip": ("string", ""),
     "cequence_max_in_flight": ("number", 4),
     "cequence_http_timeout_s": ("number", 30),
     "cequence_retry_max_elapsed_s": ("number", 120),
@@ -191,7 +192,7 @@ OPTIONAL_VARIABLES = {
 # Variables where a wrong value would only fail at apply time (or silently).
 VALIDATED_VARIABLES = [
     "cequence_auth_endpoint", "cequence_edge_endpoint", "cequence_log_level", "cequence_log_format",
-    "cequence_auth_style", "cequence_batch_size", "cequence_max_in_flight", "architecture",
+    "cequence_auth_style", "cequence_compression", "cequence_server_ip", "cequence_batch_size", "cequence_max_in_flight", "architecture",
     "lambda_memory_mb", "lambda_timeout_s", "reserved_concurrency", "maximum_event_age_s",
     "log_prefix", "log_retention_days_lambda", "name_prefix", "existing_bucket_name", "alarm_email",
     "aws_region", "cequence_ca_cert_pem", "cequence_client_secret_version", "cequence_log_fields",

@@ -1,15 +1,18 @@
-//! Cuts encoded transactions into request bodies (JSON arrays) by count and
-//! by uncompressed size, whichever comes first (contract §2). A transaction
-//! larger than the byte limit is sent alone, never dropped.
+//! Cuts encoded transactions into request bodies by count and by uncompressed
+//! size, whichever comes first (contract §2). A transaction larger than the
+//! byte limit is sent alone, never dropped. The envelope around the
+//! transactions is the wire module's ([`super::wire`]).
 
-/// One request body for the bridge: a JSON array of transactions, uncompressed.
+use super::wire::{ENVELOPE_CLOSE, ENVELOPE_OPEN, SEPARATOR};
+
+/// One request body for the bridge (`{"data":[...]}`), uncompressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     /// 0-based position of this batch within its object; feeds the `Idempotency-Key`.
     pub index: u64,
     /// Number of transactions in `body`.
     pub transactions: usize,
-    /// `[tx,tx,...]`, UTF-8 JSON, never empty.
+    /// `{"data":[tx,tx,...]}`, UTF-8 JSON, never an empty `data`.
     pub body: Vec<u8>,
 }
 
@@ -43,7 +46,9 @@ impl Batcher {
         Batcher {
             limits: BatchLimits {
                 max_transactions: limits.max_transactions.max(1),
-                max_bytes: limits.max_bytes.max(2),
+                max_bytes: limits
+                    .max_bytes
+                    .max(ENVELOPE_OPEN.len() + ENVELOPE_CLOSE.len()),
             },
             body: Vec::new(),
             transactions: 0,
@@ -51,9 +56,9 @@ impl Batcher {
         }
     }
 
-    /// Size of the body if `encoded` were appended: `,` or `[` before, `]` after.
+    /// Size of the closed body if `encoded` were appended to it.
     fn size_with(&self, encoded: &[u8]) -> usize {
-        self.body.len().max(1) + 1 + encoded.len() + 1
+        self.body.len() + SEPARATOR.len() + encoded.len() + ENVELOPE_CLOSE.len()
     }
 
     /// Adds one encoded transaction. Returns the batch that had to be closed
@@ -69,10 +74,10 @@ impl Batcher {
         if self.transactions == 0 {
             self.body.clear();
             self.body
-                .reserve(self.limits.max_bytes.min(encoded.len() * 2 + 2));
-            self.body.push(b'[');
+                .reserve(self.limits.max_bytes.min(encoded.len() * 2 + 16));
+            self.body.extend_from_slice(ENVELOPE_OPEN);
         } else {
-            self.body.push(b',');
+            self.body.extend_from_slice(SEPARATOR);
         }
         self.body.extend_from_slice(encoded);
         self.transactions += 1;
@@ -85,7 +90,7 @@ impl Batcher {
             return None;
         }
         let mut body = std::mem::take(&mut self.body);
-        body.push(b']');
+        body.extend_from_slice(ENVELOPE_CLOSE);
         let batch = Batch {
             index: self.next_index,
             transactions: self.transactions,
@@ -120,7 +125,14 @@ mod tests {
             &items,
         );
         let bodies: Vec<&[u8]> = batches.iter().map(|b| b.body.as_slice()).collect();
-        assert_eq!(bodies, [&b"[0,1]"[..], b"[2,3]", b"[4]"]);
+        assert_eq!(
+            bodies,
+            [
+                &br#"{"data":[0,1]}"#[..],
+                br#"{"data":[2,3]}"#,
+                br#"{"data":[4]}"#
+            ]
+        );
         assert_eq!(
             batches.iter().map(|b| b.index).collect::<Vec<_>>(),
             [0, 1, 2]
@@ -138,7 +150,7 @@ mod tests {
         let batches = run(
             BatchLimits {
                 max_transactions: 100,
-                max_bytes: 11,
+                max_bytes: 20,
             },
             &items,
         );
@@ -146,7 +158,14 @@ mod tests {
             .iter()
             .map(|b| String::from_utf8(b.body.clone()).unwrap())
             .collect();
-        assert_eq!(bodies, [r#"["aa","bb"]"#, r#"["cccccccccccc"]"#, "[1]"]);
+        assert_eq!(
+            bodies,
+            [
+                r#"{"data":["aa","bb"]}"#,
+                r#"{"data":["cccccccccccc"]}"#,
+                r#"{"data":[1]}"#
+            ]
+        );
     }
 
     #[test]
@@ -159,7 +178,7 @@ mod tests {
         fn batches_preserve_every_item_within_limits(
             sizes in proptest::collection::vec(1usize..300, 0..200),
             max_transactions in 1usize..20,
-            max_bytes in 2usize..1000,
+            max_bytes in 11usize..1000,
         ) {
             let items: Vec<Vec<u8>> = sizes.iter().enumerate()
                 .map(|(i, n)| format!("\"{i}{}\"", "x".repeat(*n)).into_bytes())
@@ -172,8 +191,10 @@ mod tests {
                 prop_assert!(b.transactions >= 1 && b.transactions <= max_transactions);
                 prop_assert!(b.body.len() <= max_bytes || b.transactions == 1);
                 let json: serde_json::Value = serde_json::from_slice(&b.body).unwrap();
-                prop_assert_eq!(json.as_array().unwrap().len(), b.transactions);
-                rebuilt.extend(json.as_array().unwrap().iter().map(|v| v.to_string().into_bytes()));
+                let data = json["data"].as_array().unwrap();
+                prop_assert_eq!(json.as_object().unwrap().len(), 1, "only the data key");
+                prop_assert_eq!(data.len(), b.transactions);
+                rebuilt.extend(data.iter().map(|v| v.to_string().into_bytes()));
             }
             prop_assert_eq!(rebuilt, items);
         }

@@ -16,12 +16,18 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
-/// Percent-decodes `input` once. Borrows when there is nothing to decode.
-pub fn percent_decode(input: &str) -> Cow<'_, str> {
+/// Percent-decodes `input` once, to the bytes the client sent (which need not
+/// be UTF-8). Borrows when there is nothing to decode.
+pub fn percent_decode_bytes(input: &str) -> Cow<'_, [u8]> {
     let bytes = input.as_bytes();
-    let Some(first) = memchr::memchr(b'%', bytes) else {
-        return Cow::Borrowed(input);
-    };
+    match memchr::memchr(b'%', bytes) {
+        None => Cow::Borrowed(bytes),
+        Some(first) => Cow::Owned(decode_raw(bytes, first)),
+    }
+}
+
+/// Decodes `bytes` whose first `%` is at `first`.
+fn decode_raw(bytes: &[u8], first: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     // Everything before the first `%` is copied as it is.
     out.extend_from_slice(&bytes[..first]);
@@ -38,26 +44,43 @@ pub fn percent_decode(input: &str) -> Cow<'_, str> {
         out.push(b);
         i += 1;
     }
-    match String::from_utf8(out) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    out
+}
+
+/// Percent-decodes `input` once, for a JSON string field: bytes that are not
+/// UTF-8 become U+FFFD. Borrows when there is nothing to decode.
+pub fn percent_decode(input: &str) -> Cow<'_, str> {
+    match percent_decode_bytes(input) {
+        Cow::Borrowed(_) => Cow::Borrowed(input),
+        Cow::Owned(bytes) => Cow::Owned(match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }),
     }
 }
 
-/// Decodes a `cs(User-Agent)` value. Logs from roughly 2013–2020 encoded the
-/// agent twice (`Mozilla/5.0%2520(...)`): when the once-decoded value has no
-/// space but does contain `%20`, it is decoded a second time.
-pub fn decode_user_agent(input: &str) -> Cow<'_, str> {
-    let once = percent_decode(input);
+/// Decodes a `cs(User-Agent)` value to bytes. Logs from roughly 2013–2020
+/// encoded the agent twice (`Mozilla/5.0%2520(...)`): when the once-decoded
+/// value has no space but does contain `%20`, it is decoded a second time.
+pub fn decode_user_agent_bytes(input: &str) -> Cow<'_, [u8]> {
+    let once = percent_decode_bytes(input);
     if matches!(once, Cow::Borrowed(_)) {
         return once; // no `%` at all, so no `%20` either
     }
-    if memchr::memchr(b' ', once.as_bytes()).is_none()
-        && memchr::memmem::find(once.as_bytes(), b"%20").is_some()
-    {
-        return Cow::Owned(percent_decode(&once).into_owned());
+    if memchr::memchr(b' ', &once).is_none() && memchr::memmem::find(&once, b"%20").is_some() {
+        // Decode from the first `%`, which may come before the `%20`.
+        let first = memchr::memchr(b'%', &once).unwrap_or(0);
+        return Cow::Owned(decode_raw(&once, first));
     }
     once
+}
+
+/// [`decode_user_agent_bytes`] for a JSON string (invalid UTF-8 → U+FFFD).
+pub fn decode_user_agent(input: &str) -> Cow<'_, str> {
+    match decode_user_agent_bytes(input) {
+        Cow::Borrowed(_) => Cow::Borrowed(input),
+        Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+    }
 }
 
 /// Escapes the bytes CloudFront escapes. The inverse of [`percent_decode`] for

@@ -12,3 +12,4 @@ pub mod reader;
 pub mod realtime;
 pub mod summary;
 pub mod transaction;
+pub mod wire;

@@ -18,6 +18,7 @@ use super::parse::{Line, Parser};
 use super::reader::{InflateThread, LineReader, RawLine, MAX_LINE_BYTES};
 use super::summary::Summary;
 use super::transaction::{map_record, required, Origin};
+use super::wire::{Encoder, WireOptions};
 
 /// Pipeline settings that come from configuration.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +29,8 @@ pub struct PipelineOptions {
     pub plain_fields: Vec<String>,
     /// Whether gzip is inflated on a second thread.
     pub inflate_thread: InflateThread,
+    /// Settings of the wire format (`server-ip` default, `instance_id`).
+    pub wire: WireOptions,
 }
 
 /// Whether the caller wants more transactions.
@@ -38,7 +41,7 @@ pub enum Flow {
     Stop,
 }
 
-/// Receives encoded transactions (one JSON object each, no newline).
+/// Receives encoded transactions (one v2 JSON object each, no newline).
 pub trait TransactionSink {
     fn accept(&mut self, encoded: &[u8]) -> Flow;
     /// Called once after the last transaction (also after a read error).
@@ -181,9 +184,9 @@ where
     let mut last_decision: Option<(String, bool)> = None;
     let mut parser = Parser::with_fields(&options.plain_fields);
     let mut encoded = Vec::with_capacity(2048);
+    let mut encoder = Encoder::new(options.wire.clone());
     let origin = Origin {
         log_object: &object_url,
-        source_version: crate::VERSION,
     };
 
     let mut reader = match LineReader::with_inflate_thread(source, options.inflate_thread.enabled())
@@ -293,11 +296,10 @@ where
             summary.skipped_static += 1;
             continue;
         }
-        summary.record_time(&fields.timestamp);
+        summary.record_time(fields.epoch_ms);
         let transaction = map_record(&record, fields, distribution, origin);
         encoded.clear();
-        serde_json::to_writer(&mut encoded, &transaction)
-            .expect("serialising a transaction to memory cannot fail");
+        encoder.write_transaction(&mut encoded, &transaction);
         summary.count_transaction(distribution);
         if sink.accept(&encoded) == Flow::Stop {
             stopped_early = true;

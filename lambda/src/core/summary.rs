@@ -28,8 +28,8 @@ pub struct Summary {
     pub malformed_samples: Vec<MalformedRow>,
     /// Transactions per distribution id.
     pub per_distribution: BTreeMap<String, u64>,
-    /// The newest record time seen (RFC 3339), for the lag metric.
-    pub newest_record: Option<String>,
+    /// The newest record time seen (Unix epoch milliseconds), for the lag metric.
+    pub newest_record_ms: Option<i64>,
     pub batches: u64,
     /// Batches not sent this time: delivered before (the checkpoint), or
     /// not asked for (a replay of parked batches).
@@ -67,15 +67,7 @@ impl Summary {
         }
     }
 
-    pub fn record_time(&mut self, timestamp: &str) {
-        // RFC 3339 strings of ours compare correctly on their first 19 bytes.
-        // Called per record: compare borrowed prefixes, allocate only when newer.
-        fn key(t: &str) -> &str {
-            t.get(..19).unwrap_or(t)
-        }
-        match &self.newest_record {
-            Some(newest) if key(newest) >= key(timestamp) => {}
-            _ => self.newest_record = Some(timestamp.to_string()),
-        }
+    pub fn record_time(&mut self, epoch_ms: i64) {
+        self.newest_record_ms = Some(self.newest_record_ms.map_or(epoch_ms, |n| n.max(epoch_ms)));
     }
 }

@@ -1,115 +1,21 @@
-//! One CloudFront record → one bridge transaction (contract §3). Absent
-//! fields are omitted, never `null` and never `"-"`.
+//! One CloudFront record → the plain values of one transaction (contract §3).
+//!
+//! This module decides *what* a transaction says: which log field feeds which
+//! value, the decoding, and which values are usable. *How* it is written on
+//! the wire (key names, nesting, base64, number formats) is
+//! [`super::wire`]'s business alone. Absent or unusable optional values are
+//! `None` and get omitted; a missing or unusable required value makes the row
+//! malformed.
+//!
+//! Every number read from the log goes through checked parsing and checked
+//! arithmetic: a value that does not fit makes a required field malformed and
+//! an optional field absent, never a wrapped, infinite or `null` value.
 
 use std::borrow::Cow;
 
-use serde::Serialize;
-use time::format_description::BorrowedFormatItem;
-use time::macros::format_description;
-use time::OffsetDateTime;
-
-use super::decode::{decode_user_agent, percent_decode};
+use super::decode::{decode_user_agent_bytes, percent_decode, percent_decode_bytes};
 use super::fields::Field;
 use super::parse::Record;
-
-pub const TRANSACTION_VERSION: &str = "1.0";
-pub const SOURCE_TYPE: &str = "cloudfront-standard-log";
-
-#[derive(Debug, Serialize, PartialEq)]
-pub struct Header<'a> {
-    pub name: &'static str,
-    pub value: Cow<'a, str>,
-}
-
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "kebab-case")]
-pub struct Request<'a> {
-    pub client_ip: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_port: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_scheme: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_version: Option<&'a str>,
-    pub http_method: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub host: Option<Cow<'a, str>>,
-    pub path: Cow<'a, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub query: Option<Cow<'a, str>>,
-    pub uri_query_fragment: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub headers: Vec<Header<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<u64>,
-}
-
-#[derive(Debug, Serialize, PartialEq)]
-pub struct Response<'a> {
-    pub status: u16,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub headers: Vec<Header<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<u64>,
-}
-
-#[derive(Debug, Serialize, PartialEq)]
-pub struct SourceInfo {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub version: &'static str,
-}
-
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "kebab-case")]
-pub struct MetaData<'a> {
-    #[serde(rename = "source_info")]
-    pub source_info: SourceInfo,
-    pub distribution_id: &'a str,
-    pub log_object: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub edge_location: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub edge_result_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub edge_response_result_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub edge_detailed_result_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub time_taken_ms: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub time_to_first_byte_ms: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ssl_protocol: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ssl_cipher: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub asn: Option<u64>,
-}
-
-/// A bridge transaction, borrowing from the record it came from.
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "kebab-case")]
-pub struct Transaction<'a> {
-    pub version: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub transaction_id: Option<&'a str>,
-    pub timestamp: String,
-    pub request: Request<'a>,
-    pub response: Response<'a>,
-    pub txn_meta_data: MetaData<'a>,
-}
-
-/// Where the record came from: fixed for a whole object.
-#[derive(Debug, Clone, Copy)]
-pub struct Origin<'a> {
-    /// `s3://bucket/key`
-    pub log_object: &'a str,
-    /// The crate version, for `source_info`.
-    pub source_version: &'static str,
-}
 
 /// Why a record cannot become a transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,23 +28,107 @@ impl std::fmt::Display for MappingError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             MappingError::Missing(name) => write!(f, "no usable {name}"),
-            MappingError::Invalid(name, value) => write!(f, "invalid {name} {value:?}"),
+            MappingError::Invalid(name, value) => {
+                // A hostile value may be huge: quote at most 64 characters of it.
+                let cut: String = value.chars().take(64).collect();
+                let more = if cut.len() < value.len() { "…" } else { "" };
+                write!(f, "invalid {name} {cut:?}{more}")
+            }
         }
     }
 }
 
-/// The fields a record must carry to be a transaction.
+/// The fields a record must carry to be a transaction (contract §4).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Required<'r> {
-    pub timestamp: String,
+    /// Unix epoch milliseconds, within [`MIN_EPOCH_MS`]`..=`[`MAX_EPOCH_MS`].
+    pub epoch_ms: i64,
     pub client_ip: &'r str,
     pub method: &'r str,
+    /// Decoded `cs-uri-stem` (U+FFFD for bytes that are not UTF-8).
     pub path: Cow<'r, str>,
-    pub status: u16,
+    /// `sc-status` as logged: exactly three ASCII digits (`"000"` included).
+    pub status: &'r str,
+}
+
+/// The request headers a log can carry, decoded to the bytes the client sent.
+/// The order on the wire is the encoder's business.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestHeaders<'r> {
+    pub host: Option<Cow<'r, [u8]>>,
+    pub user_agent: Option<Cow<'r, [u8]>>,
+    pub referer: Option<Cow<'r, [u8]>>,
+    pub cookie: Option<Cow<'r, [u8]>>,
+    pub x_forwarded_for: Option<Cow<'r, [u8]>>,
+    pub accept: Option<Cow<'r, [u8]>>,
+    pub accept_encoding: Option<Cow<'r, [u8]>>,
+}
+
+/// The response headers a log can carry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResponseHeaders<'r> {
+    pub content_type: Option<Cow<'r, [u8]>>,
+    /// `sc-content-len`, a whole number.
+    pub content_length: Option<u64>,
+    /// `sc-range-start`, `sc-range-end`, both whole numbers.
+    pub range: Option<(u64, u64)>,
+}
+
+/// What a transaction says, as plain values borrowed from its record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transaction<'r> {
+    pub epoch_ms: i64,
+    pub transaction_id: Option<&'r str>,
+    pub client_ip: &'r str,
+    pub client_port: Option<u16>,
+    /// `s-ip`; `None`: the configured server address is used.
+    pub server_ip: Option<&'r str>,
+    pub scheme: Option<&'r str>,
+    pub http_version: Option<&'r str>,
+    pub method: &'r str,
+    pub path: Cow<'r, str>,
+    pub query: Option<Cow<'r, str>>,
+    pub request_headers: RequestHeaders<'r>,
+    pub status: &'r str,
+    pub response_headers: ResponseHeaders<'r>,
+    pub distribution_id: &'r str,
+    pub log_object: &'r str,
+    pub edge_location: Option<&'r str>,
+    pub edge_result_type: Option<&'r str>,
+    pub edge_response_result_type: Option<&'r str>,
+    pub edge_detailed_result_type: Option<&'r str>,
+    /// Finite, never negative.
+    pub time_taken_ms: Option<f64>,
+    pub time_to_first_byte_ms: Option<f64>,
+    pub ssl_protocol: Option<&'r str>,
+    pub ssl_cipher: Option<&'r str>,
+    pub request_bytes: Option<u64>,
+    pub response_bytes: Option<u64>,
+    pub country: Option<&'r str>,
+    pub asn: Option<u64>,
+}
+
+impl Transaction<'_> {
+    /// `server-port` follows from the scheme; `None` when it is absent or unknown.
+    pub fn server_port(&self) -> Option<u16> {
+        match self.scheme? {
+            "https" | "wss" | "grpcs" => Some(443),
+            "http" | "ws" => Some(80),
+            _ => None,
+        }
+    }
+}
+
+/// Where the record came from: fixed for a whole object.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// `s3://bucket/key` (or `kinesis://stream/shard`).
+    pub log_object: &'a str,
 }
 
 /// Checks the required fields (contract §4, malformed rows) and decodes the path.
 pub fn required<'r>(record: &'r Record<'_>) -> Result<Required<'r>, MappingError> {
-    let timestamp = timestamp(record)?;
+    let epoch_ms = timestamp_ms(record)?;
     let client_ip = record
         .get(Field::ClientIp)
         .ok_or(MappingError::Missing("c-ip"))?;
@@ -148,16 +138,14 @@ pub fn required<'r>(record: &'r Record<'_>) -> Result<Required<'r>, MappingError
     let stem = record
         .get(Field::UriStem)
         .ok_or(MappingError::Missing("cs-uri-stem"))?;
-    let status_text = record
+    let status = record
         .get(Field::Status)
         .ok_or(MappingError::Missing("sc-status"))?;
-    let status = status_text
-        .parse::<u16>()
-        .ok()
-        .filter(|s| *s <= 999)
-        .ok_or_else(|| MappingError::Invalid("sc-status", status_text.to_string()))?;
+    if status.len() != 3 || !digits(status.as_bytes()) {
+        return Err(MappingError::Invalid("sc-status", status.to_string()));
+    }
     Ok(Required {
-        timestamp,
+        epoch_ms,
         client_ip,
         method,
         path: percent_decode(stem),
@@ -173,245 +161,189 @@ pub fn map_record<'r>(
     origin: Origin<'r>,
 ) -> Transaction<'r> {
     let get = |f: Field| record.get(f);
-    let query = get(Field::UriQuery).map(percent_decode);
-    let uri_query_fragment = match &query {
-        Some(q) => format!("{}?{}", required.path, q),
-        None => required.path.to_string(),
+    let bytes = |f: Field| get(f).map(percent_decode_bytes);
+    let request_headers = RequestHeaders {
+        host: get(Field::HostHeader)
+            .or_else(|| get(Field::CsHost))
+            .map(percent_decode_bytes),
+        user_agent: get(Field::UserAgent).map(decode_user_agent_bytes),
+        referer: bytes(Field::Referer),
+        cookie: bytes(Field::Cookie),
+        x_forwarded_for: bytes(Field::ForwardedFor),
+        accept: bytes(Field::Accept),
+        accept_encoding: bytes(Field::AcceptEncoding),
     };
-    let host = get(Field::HostHeader)
-        .or_else(|| get(Field::CsHost))
-        .map(percent_decode);
-
-    let mut request_headers = Vec::with_capacity(5);
-    if let Some(h) = &host {
-        request_headers.push(Header {
-            name: "host",
-            value: h.clone(),
-        });
-    }
-    if let Some(v) = get(Field::UserAgent) {
-        request_headers.push(Header {
-            name: "user-agent",
-            value: decode_user_agent(v),
-        });
-    }
-    for (field, name) in [
-        (Field::Referer, "referer"),
-        (Field::Cookie, "cookie"),
-        (Field::ForwardedFor, "x-forwarded-for"),
-    ] {
-        if let Some(v) = get(field) {
-            request_headers.push(Header {
-                name,
-                value: percent_decode(v),
-            });
-        }
-    }
-
-    let mut response_headers = Vec::with_capacity(3);
-    if let Some(v) = get(Field::ContentType) {
-        response_headers.push(Header {
-            name: "content-type",
-            value: percent_decode(v),
-        });
-    }
-    if let Some(v) = get(Field::ContentLen) {
-        response_headers.push(Header {
-            name: "content-length",
-            value: Cow::Borrowed(v),
-        });
-    }
-    if let (Some(start), Some(end)) = (get(Field::RangeStart), get(Field::RangeEnd)) {
-        response_headers.push(Header {
-            name: "content-range",
-            value: Cow::Owned(format!("bytes {start}-{end}/*")),
-        });
-    }
-
+    let response_headers = ResponseHeaders {
+        content_type: bytes(Field::ContentType),
+        content_length: get(Field::ContentLen).and_then(whole_number),
+        range: get(Field::RangeStart)
+            .and_then(whole_number)
+            .zip(get(Field::RangeEnd).and_then(whole_number)),
+    };
     Transaction {
-        version: TRANSACTION_VERSION,
+        epoch_ms: required.epoch_ms,
         transaction_id: get(Field::EdgeRequestId),
-        timestamp: required.timestamp,
-        request: Request {
-            client_ip: required.client_ip,
-            client_port: get(Field::ClientPort).and_then(|v| v.parse().ok()),
-            http_scheme: get(Field::Protocol),
-            http_version: get(Field::ProtocolVersion),
-            http_method: required.method,
-            host,
-            path: required.path,
-            query,
-            uri_query_fragment,
-            headers: request_headers,
-            bytes: get(Field::CsBytes).and_then(|v| v.parse().ok()),
-        },
-        response: Response {
-            status: required.status,
-            headers: response_headers,
-            bytes: get(Field::ScBytes).and_then(|v| v.parse().ok()),
-        },
-        txn_meta_data: MetaData {
-            source_info: SourceInfo {
-                kind: SOURCE_TYPE,
-                version: origin.source_version,
-            },
-            distribution_id,
-            log_object: origin.log_object,
-            edge_location: get(Field::EdgeLocation),
-            edge_result_type: get(Field::EdgeResultType),
-            edge_response_result_type: get(Field::EdgeResponseResultType),
-            edge_detailed_result_type: get(Field::EdgeDetailedResultType),
-            time_taken_ms: get(Field::TimeTaken).and_then(seconds_to_ms),
-            time_to_first_byte_ms: get(Field::TimeToFirstByte).and_then(seconds_to_ms),
-            ssl_protocol: get(Field::SslProtocol),
-            ssl_cipher: get(Field::SslCipher),
-            country: get(Field::Country),
-            asn: get(Field::Asn).and_then(|v| v.parse().ok()),
-        },
+        client_ip: required.client_ip,
+        client_port: get(Field::ClientPort).and_then(port),
+        server_ip: get(Field::ServerIp),
+        scheme: get(Field::Protocol).filter(|s| SCHEMES.contains(s)),
+        http_version: get(Field::ProtocolVersion),
+        method: required.method,
+        path: required.path,
+        query: get(Field::UriQuery).map(percent_decode),
+        request_headers,
+        status: required.status,
+        response_headers,
+        distribution_id,
+        log_object: origin.log_object,
+        edge_location: get(Field::EdgeLocation),
+        edge_result_type: get(Field::EdgeResultType),
+        edge_response_result_type: get(Field::EdgeResponseResultType),
+        edge_detailed_result_type: get(Field::EdgeDetailedResultType),
+        time_taken_ms: get(Field::TimeTaken).and_then(seconds_to_ms),
+        time_to_first_byte_ms: get(Field::TimeToFirstByte).and_then(seconds_to_ms),
+        ssl_protocol: get(Field::SslProtocol),
+        ssl_cipher: get(Field::SslCipher),
+        request_bytes: get(Field::CsBytes).and_then(whole_number),
+        response_bytes: get(Field::ScBytes).and_then(whole_number),
+        country: get(Field::Country),
+        asn: get(Field::Asn).and_then(whole_number),
     }
 }
 
-/// Seconds as logged (`0.002`) → milliseconds (`2.0`), shifting the decimal
-/// point in the text so that no binary rounding creeps in (`0.003` → `3.0`,
-/// not `3.0000000000000004`).
-pub fn seconds_to_ms(seconds: &str) -> Option<f64> {
-    let (int_part, frac_part) = seconds.split_once('.').unwrap_or((seconds, ""));
-    if int_part.is_empty() && frac_part.is_empty()
-        || !int_part.bytes().all(|b| b.is_ascii_digit())
-        || !frac_part.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let (ms_frac_head, rest) = frac_part.split_at(frac_part.len().min(3));
-    let shifted = format!("{int_part}{ms_frac_head:0<3}.{rest}0");
-    shifted.parse().ok()
-}
-
-const SECONDS_FORMAT: &[BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-const MILLIS_FORMAT: &[BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-
-/// `timestamp(ms)`, else `timestamp`, else `date` + `time`, as RFC 3339 UTC.
-pub fn timestamp(record: &Record<'_>) -> Result<String, MappingError> {
-    if let Some(ms) = record.get(Field::TimestampMs) {
-        let millis: i128 = ms
-            .parse()
-            .map_err(|_| MappingError::Invalid("timestamp(ms)", ms.to_string()))?;
-        return OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000)
-            .ok()
-            .and_then(|t| t.format(MILLIS_FORMAT).ok())
-            .ok_or_else(|| MappingError::Invalid("timestamp(ms)", ms.to_string()));
-    }
-    if let Some(secs) = record.get(Field::Timestamp) {
-        let (whole, frac) = secs.split_once('.').unwrap_or((secs, ""));
-        let invalid = || MappingError::Invalid("timestamp", secs.to_string());
-        let whole: i64 = whole.parse().map_err(|_| invalid())?;
-        let time = OffsetDateTime::from_unix_timestamp(whole).map_err(|_| invalid())?;
-        if frac.is_empty() {
-            return time.format(SECONDS_FORMAT).map_err(|_| invalid());
-        }
-        if !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid());
-        }
-        let millis: i64 = format!("{:0<3}", &frac[..frac.len().min(3)])
-            .parse()
-            .map_err(|_| invalid())?;
-        let time = time + time::Duration::milliseconds(millis);
-        return time.format(MILLIS_FORMAT).map_err(|_| invalid());
-    }
-    match (record.get(Field::Date), record.get(Field::Time)) {
-        (Some(date), Some(time)) if is_date(date) && is_time(time) => Ok(format!("{date}T{time}Z")),
-        (Some(date), Some(time)) => {
-            Err(MappingError::Invalid("date/time", format!("{date} {time}")))
-        }
-        _ => Err(MappingError::Missing("timestamp")),
-    }
-}
+/// The `cs-protocol` values CloudFront logs; anything else is not sent.
+pub const SCHEMES: [&str; 5] = ["http", "https", "ws", "wss", "grpcs"];
 
 fn digits(s: &[u8]) -> bool {
     s.iter().all(u8::is_ascii_digit)
 }
 
-/// `YYYY-MM-DD` with plausible month and day.
-fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && digits(&b[..4])
-        && digits(&b[5..7])
-        && digits(&b[8..])
-        && (1..=12).contains(&s[5..7].parse::<u8>().unwrap_or(0))
-        && (1..=31).contains(&s[8..].parse::<u8>().unwrap_or(0))
+/// A whole number as CloudFront logs it: ASCII digits only (no sign, no
+/// spaces), fitting in a `u64`. Anything else is `None`.
+pub fn whole_number(text: &str) -> Option<u64> {
+    if text.is_empty() || !digits(text.as_bytes()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
-/// `HH:MM:SS`, optionally with a fraction.
-fn is_time(s: &str) -> bool {
-    let b = s.as_bytes();
-    let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
-    b.len() >= 8
-        && hms.len() == 8
-        && b[2] == b':'
-        && b[5] == b':'
-        && digits(&b[..2])
-        && digits(&b[3..5])
-        && digits(&b[6..8])
-        && s[..2] < *"24"
-        && s[3..5] < *"60"
-        && s[6..8] <= *"60"
-        && digits(frac.as_bytes())
+/// A TCP port: a whole number up to 65535.
+pub fn port(text: &str) -> Option<u16> {
+    whole_number(text).and_then(|p| u16::try_from(p).ok())
 }
+
+/// Seconds as logged (`0.002`) → milliseconds (`2.0`), shifting the decimal
+/// point in the text so that no binary rounding creeps in (`0.003` → `3.0`,
+/// not `3.0000000000000004`). `None` for anything that is not plain
+/// non-negative decimal notation, or too large to be a finite number.
+pub fn seconds_to_ms(seconds: &str) -> Option<f64> {
+    let (int_part, frac_part) = seconds.split_once('.').unwrap_or((seconds, ""));
+    if int_part.is_empty() && frac_part.is_empty()
+        || !digits(int_part.as_bytes())
+        || !digits(frac_part.as_bytes())
+    {
+        return None;
+    }
+    let (ms_frac_head, rest) = frac_part.split_at(frac_part.len().min(3));
+    let shifted = format!("{int_part}{ms_frac_head:0<3}.{rest}0");
+    shifted.parse::<f64>().ok().filter(|ms| ms.is_finite())
+}
+
+/// The earliest timestamp accepted: the Unix epoch (the wire format has no sign).
+pub const MIN_EPOCH_MS: i64 = 0;
+/// The latest timestamp accepted: 9999-12-31T23:59:59.999Z.
+pub const MAX_EPOCH_MS: i64 = 253_402_300_799_999;
+
+/// `timestamp(ms)`, else `timestamp`, else `date` + `time`, as Unix epoch
+/// milliseconds (contract §3). Out-of-range values are invalid, never wrapped.
+pub fn timestamp_ms(record: &Record<'_>) -> Result<i64, MappingError> {
+    if let Some(ms) = record.get(Field::TimestampMs) {
+        return epoch_millis(ms)
+            .ok_or_else(|| MappingError::Invalid("timestamp(ms)", ms.to_string()));
+    }
+    if let Some(secs) = record.get(Field::Timestamp) {
+        return epoch_seconds(secs)
+            .ok_or_else(|| MappingError::Invalid("timestamp", secs.to_string()));
+    }
+    match (record.get(Field::Date), record.get(Field::Time)) {
+        (Some(date), Some(time)) => date_time_ms(date, time)
+            .ok_or_else(|| MappingError::Invalid("date/time", format!("{date} {time}"))),
+        _ => Err(MappingError::Missing("timestamp")),
+    }
+}
+
+fn in_range(ms: i64) -> Option<i64> {
+    (MIN_EPOCH_MS..=MAX_EPOCH_MS).contains(&ms).then_some(ms)
+}
+
+/// `timestamp(ms)`: whole epoch milliseconds.
+pub fn epoch_millis(text: &str) -> Option<i64> {
+    whole_number(text)
+        .and_then(|ms| i64::try_from(ms).ok())
+        .and_then(in_range)
+}
+
+/// Real-time `timestamp`: epoch seconds with an optional fraction
+/// (`1575493351.123`); digits past the milliseconds are dropped.
+pub fn epoch_seconds(text: &str) -> Option<i64> {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if !digits(frac.as_bytes()) || (frac.is_empty() && text.ends_with('.')) {
+        return None;
+    }
+    let seconds = i64::try_from(whole_number(whole)?).ok()?;
+    let head = &frac.as_bytes()[..frac.len().min(3)];
+    let millis = head
+        .iter()
+        .chain(std::iter::repeat(&b'0'))
+        .take(3)
+        .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+    seconds
+        .checked_mul(1000)
+        .and_then(|ms| ms.checked_add(millis))
+        .and_then(in_range)
+}
+
+/// `date` (`YYYY-MM-DD`) + `time` (`HH:MM:SS`, optionally with a fraction), UTC.
+pub fn date_time_ms(date: &str, time: &str) -> Option<i64> {
+    let d = date.as_bytes();
+    if d.len() != 10 || d[4] != b'-' || d[7] != b'-' {
+        return None;
+    }
+    let number = |s: &[u8]| -> Option<u32> {
+        if s.is_empty() || !digits(s) {
+            return None;
+        }
+        s.iter().try_fold(0u32, |acc, b| {
+            acc.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+        })
+    };
+    let year = i32::try_from(number(&d[..4])?).ok()?;
+    let month = time::Month::try_from(u8::try_from(number(&d[5..7])?).ok()?).ok()?;
+    let day = u8::try_from(number(&d[8..])?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let t = hms.as_bytes();
+    if t.len() != 8 || t[2] != b':' || t[5] != b':' || !digits(frac.as_bytes()) {
+        return None;
+    }
+    let (hour, minute, second) = (number(&t[..2])?, number(&t[3..5])?, number(&t[6..])?);
+    // 60: a leap second, as some logs carry it.
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let millis = frac
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+    let days = i64::from(date.to_julian_day()) - i64::from(UNIX_EPOCH_JULIAN_DAY);
+    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
+    in_range(seconds * 1000 + millis)
+}
+
+/// Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seconds_to_ms_table() {
-        let cases = [
-            ("0.002", Some(2.0)),
-            ("0.003", Some(3.0)),
-            ("1.5", Some(1500.0)),
-            ("2", Some(2000.0)),
-            ("0.1234", Some(123.4)),
-            (".5", Some(500.0)),
-            ("", None),
-            ("abc", None),
-            ("-1", None),
-            ("1.2.3", None),
-        ];
-        for (input, want) in cases {
-            assert_eq!(seconds_to_ms(input), want, "input {input:?}");
-        }
-    }
-
-    #[test]
-    fn timestamp_sources_in_order() {
-        let r = Record::from_pairs([
-            ("timestamp(ms)", "1575493351123"),
-            ("timestamp", "1"),
-            ("date", "2000-01-01"),
-            ("time", "00:00:00"),
-        ]);
-        assert_eq!(timestamp(&r).unwrap(), "2019-12-04T21:02:31.123Z");
-        let r = Record::from_pairs([("timestamp", "1575493351"), ("date", "2000-01-01")]);
-        assert_eq!(timestamp(&r).unwrap(), "2019-12-04T21:02:31Z");
-        let r = Record::from_pairs([("timestamp", "1575493351.5")]);
-        assert_eq!(timestamp(&r).unwrap(), "2019-12-04T21:02:31.500Z");
-        let r = Record::from_pairs([("date", "2019-12-04"), ("time", "21:02:31")]);
-        assert_eq!(timestamp(&r).unwrap(), "2019-12-04T21:02:31Z");
-        for bad in [
-            vec![("date", "2019-12-04")],
-            vec![("date", "2019-13-04"), ("time", "21:02:31")],
-            vec![("date", "2019-12-04"), ("time", "25:02:31")],
-            vec![("date", "20191204"), ("time", "21:02:31")],
-            vec![("timestamp(ms)", "soon")],
-            vec![("timestamp", "1e9")],
-            vec![],
-        ] {
-            let r = Record::from_pairs(bad.clone());
-            assert!(timestamp(&r).is_err(), "{bad:?} should be rejected");
-        }
-    }
-}
+mod tests;

@@ -8,11 +8,22 @@ use crate::secret::SecretString;
 /// How the client authenticates at the token endpoint (`cequence_auth_style`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthStyle {
-    /// HTTP Basic `client_id:client_secret` (the default).
-    #[default]
+    /// HTTP Basic `client_id:client_secret`.
     Basic,
-    /// `client_id` / `client_secret` as form fields.
+    /// `client_id` / `client_secret` as form fields (the default, as
+    /// Cequence's own plugin does).
+    #[default]
     Body,
+}
+
+/// Request body compression (`cequence_compression`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Plain JSON (the default).
+    #[default]
+    None,
+    /// `Content-Encoding: gzip`; turned off for the container by a `415`.
+    Gzip,
 }
 
 /// Where the OAuth client secret comes from.
@@ -42,8 +53,8 @@ pub struct Settings {
     pub auth_style: AuthStyle,
     /// `cequence_edge_endpoint` joined with `cequence_edge_path`, slashes normalised.
     pub transactions_url: String,
-    /// `cequence_gzip` (default true).
-    pub gzip: bool,
+    /// `cequence_compression` (default none).
+    pub compression: Compression,
     /// `cequence_max_in_flight` (default 4).
     pub max_in_flight: usize,
     /// `cequence_http_timeout_s` (default 30 s).
@@ -52,7 +63,8 @@ pub struct Settings {
     pub retry_max_elapsed: Duration,
     /// `cequence_ca_cert_pem`, resolved to PEM text (a path has been read already).
     pub ca_cert_pem: Option<String>,
-    /// `cequence_tls_insecure` (lab use only).
+    /// `cequence_tls_insecure` (lab use only; `Config` refuses it unless
+    /// `cequence_allow_insecure_endpoints=true`).
     pub tls_insecure: bool,
 }
 

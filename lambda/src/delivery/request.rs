@@ -1,5 +1,6 @@
 //! Pure request building: the `Idempotency-Key`, the body encoding and the
-//! headers of one bridge request (contract section 2). No I/O here.
+//! headers of one bridge request (contract section 2). No I/O here. The body
+//! itself (`{"data":[...]}`) was built by the core's wire encoder.
 
 use std::io::Write;
 
@@ -7,7 +8,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use sha2::{Digest, Sha256};
 
-use super::ObjectId;
+use super::{Compression as BodyCompression, ObjectId};
 use crate::core::batch::Batch;
 
 /// `Idempotency-Key` header name.
@@ -34,7 +35,7 @@ pub fn user_agent() -> String {
     format!("{}/{}", crate::PRODUCT, crate::VERSION)
 }
 
-/// Encodes a JSON array body for the wire: gzip when `gzip` is on, as is otherwise.
+/// Encodes a JSON body for the wire: gzip when `gzip` is on, as is otherwise.
 pub fn encode_body(json: &[u8], gzip: bool) -> Vec<u8> {
     if !gzip {
         return json.to_vec();
@@ -67,26 +68,41 @@ pub struct PreparedBatch {
     pub index: u64,
     pub transactions: usize,
     pub idempotency_key: String,
-    /// The bytes on the wire (gzip or plain JSON).
-    pub body: bytes::Bytes,
-    pub gzip: bool,
+    /// The uncompressed JSON body, kept for a resend after a `415`.
+    pub json: bytes::Bytes,
+    /// The gzip body, when compression is on for this batch.
+    pub gzip: Option<bytes::Bytes>,
 }
 
 impl PreparedBatch {
     /// Computes the key and encodes the body once; every attempt reuses both.
-    pub fn new(object: &ObjectId, batch: Batch, gzip: bool) -> Self {
-        let body = if gzip {
-            bytes::Bytes::from(encode_body(&batch.body, true))
-        } else {
-            bytes::Bytes::from(batch.body)
+    pub fn new(object: &ObjectId, batch: Batch, compression: BodyCompression) -> Self {
+        let gzip = match compression {
+            BodyCompression::Gzip => Some(bytes::Bytes::from(encode_body(&batch.body, true))),
+            BodyCompression::None => None,
         };
         PreparedBatch {
             index: batch.index,
             transactions: batch.transactions,
             idempotency_key: idempotency_key(object, batch.index),
-            body,
+            json: bytes::Bytes::from(batch.body),
             gzip,
         }
+    }
+
+    /// Whether the next attempt sends a compressed body.
+    pub fn is_compressed(&self) -> bool {
+        self.gzip.is_some()
+    }
+
+    /// Sends the plain JSON body from now on (the bridge answered `415`).
+    pub fn drop_compression(&mut self) {
+        self.gzip = None;
+    }
+
+    /// The bytes on the wire.
+    pub fn body(&self) -> bytes::Bytes {
+        self.gzip.clone().unwrap_or_else(|| self.json.clone())
     }
 
     /// The headers of one attempt, as (name, value) pairs. `token` is the bare
@@ -98,7 +114,7 @@ impl PreparedBatch {
             ("idempotency-key", self.idempotency_key.clone()),
             ("user-agent", user_agent()),
         ];
-        if self.gzip {
+        if self.is_compressed() {
             h.push(("content-encoding", "gzip".to_string()));
         }
         h
@@ -111,7 +127,7 @@ impl PreparedBatch {
         url: &reqwest::Url,
         token: &str,
     ) -> reqwest::RequestBuilder {
-        let mut rb = client.post(url.clone()).body(self.body.clone());
+        let mut rb = client.post(url.clone()).body(self.body());
         for (name, value) in self.headers(token) {
             rb = rb.header(name, value);
         }
@@ -201,9 +217,9 @@ mod tests {
         let b = Batch {
             index: 3,
             transactions: 2,
-            body: br#"[{},{}]"#.to_vec(),
+            body: br#"{"data":[{},{}]}"#.to_vec(),
         };
-        let p = PreparedBatch::new(&obj(), b.clone(), true);
+        let mut p = PreparedBatch::new(&obj(), b.clone(), BodyCompression::Gzip);
         let h = p.headers("tok");
         let get = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
         assert_eq!(get("authorization").as_deref(), Some("Bearer tok"));
@@ -214,11 +230,16 @@ mod tests {
             get("user-agent"),
             Some(format!("cf-passive/{}", crate::VERSION))
         );
-        let plain = PreparedBatch::new(&obj(), b, false);
+        assert_eq!(&p.body()[..2], &[0x1f, 0x8b]);
+        // After a 415: the same batch, plain, without Content-Encoding.
+        p.drop_compression();
+        assert!(p.headers("t").iter().all(|(k, _)| *k != "content-encoding"));
+        assert_eq!(&p.body()[..], br#"{"data":[{},{}]}"#);
+        let plain = PreparedBatch::new(&obj(), b, BodyCompression::None);
         assert!(plain
             .headers("t")
             .iter()
             .all(|(k, _)| *k != "content-encoding"));
-        assert_eq!(&plain.body[..], br#"[{},{}]"#);
+        assert_eq!(&plain.body()[..], br#"{"data":[{},{}]}"#);
     }
 }

@@ -2,6 +2,7 @@
 //! number at a time, with the token provider and the retry policy.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -14,7 +15,7 @@ use super::request::PreparedBatch;
 use super::retry::{classify, parse_retry_after, plan_retry, Backoff, Outcome};
 use super::tls::build_client;
 use super::token::{describe, TokenProvider};
-use super::{ObjectId, Settings};
+use super::{Compression, ObjectId, Settings};
 use crate::core::batch::Batch;
 use crate::core::checkpoint::{BatchSelection, SettledPrefix};
 
@@ -29,7 +30,10 @@ struct Inner {
     http: reqwest::Client,
     url: reqwest::Url,
     token: TokenProvider,
-    gzip: bool,
+    compression: Compression,
+    /// Set by the first `415` to a compressed body: compression stays off
+    /// for the rest of the container's life.
+    compression_refused: AtomicBool,
     max_in_flight: usize,
     retry_max_elapsed: Duration,
 }
@@ -50,6 +54,21 @@ impl Delivery {
                 settings.transactions_url
             )));
         }
+        // Config refuses these at start-up, naming the variable; this keeps
+        // credentials out of URLs for any other caller too.
+        for (variable, text) in [
+            ("cequence_edge_endpoint", settings.transactions_url.as_str()),
+            ("cequence_auth_endpoint", settings.auth_endpoint.as_str()),
+        ] {
+            if reqwest::Url::parse(text)
+                .is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+            {
+                return Err(DeliveryError::Config(format!(
+                    "{variable} carries a user name or password; give credentials in \
+                     cequence_client_id / cequence_client_secret instead"
+                )));
+            }
+        }
         let http = build_client(&settings)?;
         let token = TokenProvider::new(&settings, http.clone())?;
         Ok(Delivery {
@@ -57,7 +76,8 @@ impl Delivery {
                 http,
                 url,
                 token,
-                gzip: settings.gzip,
+                compression: settings.compression,
+                compression_refused: AtomicBool::new(false),
                 max_in_flight: settings.max_in_flight.max(1),
                 retry_max_elapsed: settings.retry_max_elapsed,
             }),
@@ -96,9 +116,24 @@ impl Delivery {
         }
     }
 
+    /// The compression the next batch will use.
+    pub fn compression(&self) -> Compression {
+        self.inner.compression()
+    }
+
     /// The token provider (for tests and diagnostics).
     pub fn token_provider(&self) -> &TokenProvider {
         &self.inner.token
+    }
+}
+
+impl Inner {
+    fn compression(&self) -> Compression {
+        if self.compression_refused.load(Ordering::Relaxed) {
+            Compression::None
+        } else {
+            self.compression
+        }
     }
 }
 
@@ -396,7 +431,7 @@ async fn deliver_batch(
     _permit: OwnedSemaphorePermit,
 ) -> BatchResult {
     let d = obj.delivery.clone();
-    let prepared = PreparedBatch::new(&obj.id, batch, d.gzip);
+    let mut prepared = PreparedBatch::new(&obj.id, batch, d.compression());
     let mut result = BatchResult {
         index: prepared.index,
         transactions: prepared.transactions,
@@ -411,6 +446,10 @@ async fn deliver_batch(
         if let Some(reason) = obj.auth_failure() {
             result.failure = Some((reason, false));
             return result;
+        }
+        // Another batch's 415 turned compression off while this one waited.
+        if prepared.is_compressed() && d.compression() == Compression::None {
+            prepared.drop_compression();
         }
         // One attempt: what went wrong (if anything) and any Retry-After.
         let (reason, retry_after) = match d.token.get().await {
@@ -429,6 +468,20 @@ async fn deliver_batch(
                     Err(e) => (format!("bridge {}: {}", d.url, describe(&e)), None),
                     Ok(resp) => {
                         let status = resp.status().as_u16();
+                        if status == 415 && prepared.is_compressed() {
+                            let _ = resp.bytes().await;
+                            if !d.compression_refused.swap(true, Ordering::Relaxed) {
+                                tracing::warn!(
+                                    bridge = %d.url,
+                                    batch = prepared.index,
+                                    "bridge answered 415 to a gzip body: sending uncompressed from now on \
+                                     (set cequence_compression=none to avoid this round trip)"
+                                );
+                            }
+                            prepared.drop_compression();
+                            result.retries += 1;
+                            continue;
+                        }
                         match classify(status) {
                             Outcome::Delivered => {
                                 // Drain the (small) body so the connection is reused.

@@ -22,7 +22,9 @@ use cf_passive::core::object::ObjectId;
 use cf_passive::core::pipeline::{
     process_object, AllowAll, Flow, PipelineOptions, TransactionSink,
 };
-use cf_passive::delivery::{AuthStyle, Delivery, SecretSource, Settings};
+use cf_passive::delivery::{
+    AuthStyle, Compression as BodyCompression, Delivery, SecretSource, Settings,
+};
 use cf_passive::secret::SecretString;
 use cf_passive_testkit::{
     BridgeConfig, BridgeReceiver, FaultScript, OAuthConfig, OAuthTestServer, RunningBridge,
@@ -287,7 +289,7 @@ impl Servers {
             client_secret: SecretSource::Value(SecretString::from(oauth.client_secret.clone())),
             auth_style: AuthStyle::Basic,
             transactions_url: self.bridge.transactions_url(),
-            gzip: true,
+            compression: BodyCompression::Gzip,
             max_in_flight,
             http_timeout: Duration::from_secs(1),
             retry_max_elapsed: budget,

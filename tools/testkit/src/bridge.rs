@@ -2,6 +2,12 @@
 //! transaction with its `Idempotency-Key`, and misbehaves on request (see
 //! [`crate::faults`]). Used in-process by Rust tests ([`BridgeReceiver::start`])
 //! and by hand or from scripts (`bridge-receiver` binary).
+//!
+//! It is as strict as a validating bridge: every body must be a v2 batch
+//! (`{"data":[...]}`, each transaction valid against
+//! `docs/schema/transaction.v2.json`), gzip only when `Content-Encoding: gzip`
+//! says so. Any deviation is answered `400` with the reason, and nothing of
+//! that request is recorded as received.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
@@ -37,6 +43,9 @@ pub struct BridgeConfig {
     pub introspect: Option<String>,
     /// Refuse (415) bodies that are not `Content-Encoding: gzip`.
     pub require_gzip: bool,
+    /// Refuse (415) bodies that are `Content-Encoding: gzip`, as a bridge
+    /// without compression support does.
+    pub refuse_gzip: bool,
     /// Serve HTTPS with this certificate.
     pub tls: Option<TlsFiles>,
     /// Keep every received transaction in memory (for `transactions()` and
@@ -54,6 +63,7 @@ impl Default for BridgeConfig {
             faults: FaultScript::default(),
             introspect: None,
             require_gzip: false,
+            refuse_gzip: false,
             tls: None,
             keep_transactions: true,
         }
@@ -358,13 +368,24 @@ async fn deliver(st: Arc<State>, req: Request<Incoming>, rec: RequestRecord) -> 
         Some(e) if e.eq_ignore_ascii_case("gzip") => true,
         Some(_) => return refuse(&st, rec, 415, "unsupported Content-Encoding"),
     };
-    if st.cfg.require_gzip && !gzip {
-        return refuse(&st, rec, 415, "Content-Encoding: gzip required");
-    }
     let raw = match read_body(req.into_body()).await {
         Ok(b) => b,
         Err(e) => return refuse(&st, rec, 400, &e),
     };
+    if st.cfg.require_gzip && !gzip {
+        return refuse(&st, rec, 415, "Content-Encoding: gzip required");
+    }
+    if st.cfg.refuse_gzip && gzip {
+        return refuse(&st, rec, 415, "Content-Encoding: gzip is not supported");
+    }
+    if !gzip && raw.starts_with(&[0x1f, 0x8b]) {
+        return refuse(
+            &st,
+            rec,
+            400,
+            "the body is gzip but Content-Encoding does not say so",
+        );
+    }
     let body = if gzip {
         let mut out = Vec::new();
         let r = flate2::read::MultiGzDecoder::new(&raw[..])
@@ -377,10 +398,9 @@ async fn deliver(st: Arc<State>, req: Request<Incoming>, rec: RequestRecord) -> 
     } else {
         raw.to_vec()
     };
-    let txs: Vec<serde_json::Value> = match serde_json::from_slice(&body) {
-        Ok(serde_json::Value::Array(a)) => a,
-        Ok(_) => return refuse(&st, rec, 400, "body is not a JSON array"),
-        Err(e) => return refuse(&st, rec, 400, &format!("body is not JSON: {e}")),
+    let txs = match validate_body(&body) {
+        Ok(txs) => txs,
+        Err(why) => return refuse(&st, rec, 400, &why),
     };
     let n = txs.len();
     {
@@ -410,6 +430,27 @@ async fn deliver(st: Arc<State>, req: Request<Incoming>, rec: RequestRecord) -> 
         log.requests.push(rec);
     }
     server::json(200, &json!({"accepted": n}))
+}
+
+/// The strict check of a (decompressed) request body: a v2 batch, or why not.
+pub fn validate_body(body: &[u8]) -> Result<Vec<serde_json::Value>, String> {
+    let value: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return Err(format!("body is not JSON: {e}")),
+    };
+    if value.is_array() {
+        return Err(
+            "body is a bare JSON array (contract v1); v2 expects {\"data\": [...]}".to_string(),
+        );
+    }
+    crate::schema::check_batch(&value).map_err(|why| format!("body is not a v2 batch: {why}"))?;
+    match value {
+        serde_json::Value::Object(mut map) => match map.remove("data") {
+            Some(serde_json::Value::Array(data)) => Ok(data),
+            _ => Err("body has no data array".to_string()),
+        },
+        _ => Err("body is not a JSON object".to_string()),
+    }
 }
 
 async fn introspect(http: &reqwest::Client, url: &str, token: &str) -> Result<bool, String> {

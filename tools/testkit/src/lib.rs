@@ -6,6 +6,8 @@
 //!   and revocation; binary `oauth-test-server`.
 //! - [`procs`]: third-party servers (`oauth2-mock-server`, `moto_server`) run
 //!   as child processes on free ports, killed by PID on drop.
+//! - [`schema`]: the v2 wire contract's JSON Schemas, compiled once, to
+//!   validate transactions and batch bodies.
 //! - [`tls`]: a throw-away CA and server certificate generated at run time.
 //!
 //! All servers listen on real TCP sockets on 127.0.0.1.
@@ -14,6 +16,7 @@ pub mod bridge;
 pub mod faults;
 pub mod oauth;
 pub mod procs;
+pub mod schema;
 pub mod server;
 pub mod tls;
 

@@ -7,7 +7,8 @@
 //! - `POST /introspect` (RFC 7662, form `token=`): `{"active":bool}`; false
 //!   once the token expired or was revoked.
 //! - `POST /_revoke-all`: revokes every token issued so far.
-//! - `GET /_stats`: counters ([`OAuthStats`]).
+//! - `GET /_stats`: counters ([`OAuthStats`]), including which client
+//!   authentication style each token request used.
 //!
 //! A fault script (same syntax as the bridge's, statuses and `reset` only) can
 //! make the first token requests fail, to test retries of the token fetch.
@@ -70,6 +71,10 @@ pub struct OAuthStats {
     pub faults: u64,
     pub introspections: u64,
     pub revocations: u64,
+    /// Token requests that authenticated the client with HTTP Basic.
+    pub client_auth_basic: u64,
+    /// Token requests that sent `client_id`/`client_secret` as form fields.
+    pub client_auth_body: u64,
 }
 
 struct Issued {
@@ -269,7 +274,14 @@ async fn token(st: Arc<State>, req: Request<Incoming>, conn: Conn) -> Response<B
                 "use one client authentication method",
             )
         }
-        (Some(c), None) | (None, Some(c)) => c,
+        (Some(c), None) => {
+            st.stats.lock().unwrap().client_auth_basic += 1;
+            c
+        }
+        (None, Some(c)) => {
+            st.stats.lock().unwrap().client_auth_body += 1;
+            c
+        }
         (None, None) => {
             st.stats.lock().unwrap().invalid_client += 1;
             return oauth_error(401, "invalid_client", "client authentication missing");

@@ -6,7 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use cf_passive_testkit::procs::http_probe;
-use cf_passive_testkit::{MotoServer, OAuth2MockServer};
+use cf_passive_testkit::schema::sample_transaction;
+use cf_passive_testkit::{BridgeConfig, BridgeReceiver, MotoServer, OAuth2MockServer};
+use serde_json::json;
 
 /// Starts a binary, returns it and the URL from its single stdout line.
 fn start(bin: &str, args: &[&str]) -> (Child, String) {
@@ -82,7 +84,10 @@ async fn bridge_receiver_binary_records_ndjson_and_stops_on_sigterm() {
         }
         rb.send()
     };
-    let batch = br#"[{"transaction-id":"a"},{"transaction-id":"b"}]"#;
+    let batch =
+        serde_json::to_vec(&json!({"data": [sample_transaction("a"), sample_transaction("b")]}))
+            .unwrap();
+    let batch = &batch[..];
     assert_eq!(
         post(gzip(batch), true).await.unwrap().status(),
         503,
@@ -117,6 +122,136 @@ async fn bridge_receiver_binary_records_ndjson_and_stops_on_sigterm() {
     assert_eq!(lines[0]["idempotency-key"], "k1");
     assert_eq!(lines[1]["transaction"]["transaction-id"], "b");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The receiver is as strict as a validating bridge: 400 with the reason.
+#[tokio::test]
+async fn strict_receiver_refuses_what_a_validating_bridge_refuses() {
+    let bridge = BridgeReceiver::start(BridgeConfig::default())
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = bridge.transactions_url();
+    let post = |body: Vec<u8>, encoding: Option<&'static str>| {
+        let mut rb = http
+            .post(&url)
+            .bearer_auth("t")
+            .header("content-type", "application/json")
+            .header("idempotency-key", "k")
+            .body(body);
+        if let Some(e) = encoding {
+            rb = rb.header("content-encoding", e);
+        }
+        rb.send()
+    };
+    let v1 = json!([{
+        "version": "1.0",
+        "transaction-id": "v1",
+        "timestamp": "2024-01-31T23:01:02Z",
+        "request": {"client-ip": "192.0.2.1", "http-method": "GET", "path": "/",
+                    "uri-query-fragment": "/", "headers": [{"name": "host", "value": "x"}]},
+        "response": {"status": 200},
+        "txn-meta-data": {"source_info": {"type": "cloudfront-standard-log", "version": "0.1.0"},
+                          "distribution-id": "E1", "log-object": "s3://b/k"}
+    }]);
+    let mut no_server_ip = sample_transaction("n");
+    no_server_ip["request"]["connection"]
+        .as_object_mut()
+        .unwrap()
+        .remove("server-ip");
+    let mut bad_header = sample_transaction("h");
+    bad_header["request"]["headers"] = json!(["host:www.example.com"]);
+    let envelope = |t: serde_json::Value| serde_json::to_vec(&json!({"data": [t]})).unwrap();
+    let cases: Vec<(&str, Vec<u8>, Option<&'static str>, &str)> = vec![
+        (
+            "a v1 body",
+            serde_json::to_vec(&v1).unwrap(),
+            None,
+            "bare JSON array",
+        ),
+        (
+            "a v1 transaction in an envelope",
+            serde_json::to_vec(&json!({"data": v1})).unwrap(),
+            None,
+            "not a v2 batch",
+        ),
+        (
+            "a bare array of v2 transactions",
+            serde_json::to_vec(&json!([sample_transaction("a")])).unwrap(),
+            None,
+            "bare JSON array",
+        ),
+        ("no server-ip", envelope(no_server_ip), None, "server-ip"),
+        (
+            "a header that is not name:base64",
+            envelope(bad_header),
+            None,
+            "/request/headers/0",
+        ),
+        (
+            "an empty batch",
+            serde_json::to_vec(&json!({"data": []})).unwrap(),
+            None,
+            "not a v2 batch",
+        ),
+        ("not JSON", b"{data".to_vec(), None, "not JSON"),
+        (
+            "gzip without Content-Encoding",
+            gzip(&envelope(sample_transaction("g"))),
+            None,
+            "Content-Encoding",
+        ),
+        (
+            "bad gzip",
+            b"\x1f\x8b not really".to_vec(),
+            Some("gzip"),
+            "bad gzip",
+        ),
+    ];
+    for (what, body, encoding, reason) in cases {
+        let resp = post(body, encoding).await.unwrap();
+        assert_eq!(resp.status(), 400, "{what}");
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.contains(reason), "{what}: {error}");
+    }
+    let ok = post(gzip(&envelope(sample_transaction("ok"))), Some("gzip"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        bridge.stats().transactions,
+        1,
+        "only the valid batch is recorded"
+    );
+    assert!(bridge
+        .requests()
+        .iter()
+        .filter(|r| r.status == 400)
+        .all(|r| r.error.is_some() && r.transactions == 0));
+
+    // A bridge without compression support answers 415 to gzip bodies.
+    let plain_only = BridgeReceiver::start(BridgeConfig {
+        refuse_gzip: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let send = |body: Vec<u8>, gz: bool| {
+        let mut rb = http
+            .post(plain_only.transactions_url())
+            .bearer_auth("t")
+            .header("content-type", "application/json")
+            .header("idempotency-key", "k")
+            .body(body);
+        if gz {
+            rb = rb.header("content-encoding", "gzip");
+        }
+        rb.send()
+    };
+    let body = envelope(sample_transaction("p"));
+    assert_eq!(send(gzip(&body), true).await.unwrap().status(), 415);
+    assert_eq!(send(body, false).await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -185,6 +320,9 @@ async fn oauth_test_server_binary_issues_introspects_and_revokes() {
         .unwrap();
     assert_eq!(stats["tokens_issued"], 2);
     assert_eq!(stats["invalid_client"], 1);
+    // Which client authentication each token request used.
+    assert_eq!(stats["client_auth_basic"], 2);
+    assert_eq!(stats["client_auth_body"], 1);
     let (status, _) = terminate(child);
     assert!(status.success());
 }

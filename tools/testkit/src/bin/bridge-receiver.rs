@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use cf_passive_testkit::{announce, server, BridgeConfig, BridgeReceiver, FaultScript, TlsFiles};
 use clap::Parser;
 
-/// Receives cf-passive batches, records each transaction (NDJSON) and can inject faults.
+/// Receives cf-passive batches, validates each body against the v2 wire
+/// contract's JSON Schema (400 with the reason otherwise), records each
+/// transaction (NDJSON) and can inject faults.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -30,8 +32,12 @@ struct Args {
     #[arg(long)]
     introspect: Option<String>,
     /// Refuse bodies without `Content-Encoding: gzip` (415).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "refuse_gzip")]
     require_gzip: bool,
+    /// Refuse bodies with `Content-Encoding: gzip` (415), as a bridge without
+    /// compression support does.
+    #[arg(long)]
+    refuse_gzip: bool,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -59,6 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         faults: a.faults,
         introspect: a.introspect,
         require_gzip: a.require_gzip,
+        refuse_gzip: a.refuse_gzip,
         tls,
         keep_transactions: !a.no_memory,
     })
