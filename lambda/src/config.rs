@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::core::batch::BatchLimits;
 use crate::core::filter::{StaticFilter, DEFAULT_SKIP_EXTENSIONS};
 use crate::core::pipeline::PipelineOptions;
+use crate::core::redact::{RedactSpec, MIN_KEY_BYTES};
 use crate::delivery::{join_url, AuthStyle, Settings};
 use crate::secret::SecretString;
 
@@ -38,6 +39,14 @@ pub enum SecretSource {
     Value(SecretString),
     /// `cequence_client_secret_arn`: read from Secrets Manager once per container.
     SecretsManager { arn: String },
+}
+
+/// `cequence_redact` and where its HMAC key comes from.
+#[derive(Debug, Clone)]
+pub struct RedactConfig {
+    pub spec: RedactSpec,
+    /// `cequence_redact_key` (local runs) or `cequence_redact_key_secret_arn`.
+    pub key: SecretSource,
 }
 
 /// Bridge settings, present unless running a dry run.
@@ -87,6 +96,8 @@ pub struct Config {
     pub tag_cache_ttl: Duration,
     /// How many records of one S3 event are processed at once.
     pub max_concurrent_objects: usize,
+    /// `None` unless `cequence_redact` names something to redact.
+    pub redact: Option<RedactConfig>,
 }
 
 /// Whether bridge settings are required.
@@ -280,7 +291,49 @@ impl Config {
             )?),
             max_concurrent_objects: vars.number("cequence_max_concurrent_objects", 4, 1, 64)?
                 as usize,
+            redact: Config::redact(&vars, in_lambda)?,
         })
+    }
+
+    /// `cequence_redact` and its key. In the Lambda the key must come from
+    /// Secrets Manager (an environment variable would show it in the
+    /// function's configuration); a local run may give it directly.
+    fn redact<F: Fn(&str) -> Option<String>>(
+        vars: &Vars<F>,
+        in_lambda: bool,
+    ) -> Result<Option<RedactConfig>, ConfigError> {
+        const SPEC: &str = "cequence_redact";
+        const ARN: &str = "cequence_redact_key_secret_arn";
+        const KEY: &str = "cequence_redact_key";
+        let spec = RedactSpec::parse(&vars.get(SPEC).unwrap_or_default())
+            .map_err(|e| problem(SPEC, e.to_string()))?;
+        if spec.is_empty() {
+            return Ok(None);
+        }
+        let key = match (vars.get(ARN), vars.get(KEY)) {
+            (Some(arn), _) if arn.starts_with("arn:") => SecretSource::SecretsManager { arn },
+            (Some(arn), _) => return Err(problem(ARN, format!("expected an arn:..., got {arn:?}"))),
+            (None, _) if in_lambda => {
+                return Err(problem(
+                    ARN,
+                    "is required when cequence_redact is set (the key is read from Secrets Manager; cequence_redact_key is for local runs only)",
+                ))
+            }
+            (None, Some(key)) if key.len() < MIN_KEY_BYTES => {
+                return Err(problem(
+                    KEY,
+                    format!("must be at least {MIN_KEY_BYTES} bytes (a random 32-byte hex string is a good choice)"),
+                ))
+            }
+            (None, Some(key)) => SecretSource::Value(SecretString::from(key)),
+            (None, None) => {
+                return Err(problem(
+                    KEY,
+                    "is required when cequence_redact is set (or cequence_redact_key_secret_arn)",
+                ))
+            }
+        };
+        Ok(Some(RedactConfig { spec, key }))
     }
 
     fn bridge<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<BridgeConfig, ConfigError> {
@@ -493,6 +546,64 @@ mod tests {
             c.bridge.unwrap().client_secret,
             SecretSource::SecretsManager { .. }
         ));
+    }
+
+    #[test]
+    fn redaction_is_off_by_default_and_validated_at_start_up() {
+        assert!(config(&[], Needs::NoBridge).unwrap().redact.is_none());
+        let key = ("cequence_redact_key", "a-local-key-0123456789");
+        let c = config(
+            &[("cequence_redact", "cookie-values,query:token"), key],
+            Needs::NoBridge,
+        )
+        .unwrap();
+        let redact = c.redact.unwrap();
+        assert!(redact.spec.cookie_values);
+        assert_eq!(redact.spec.query_params, ["token"]);
+        assert!(matches!(redact.key, SecretSource::Value(_)));
+        let debug = format!("{redact:?}");
+        assert!(!debug.contains("a-local-key"), "{debug}");
+
+        let lambda = ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
+        let arn = (
+            "cequence_redact_key_secret_arn",
+            "arn:aws:secretsmanager:us-east-1:1:secret:k",
+        );
+        let c = config(&[("cequence_redact", "header:authorization"), arn, lambda], Needs::NoBridge)
+            .unwrap();
+        assert!(matches!(
+            c.redact.unwrap().key,
+            SecretSource::SecretsManager { .. }
+        ));
+
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("cequence_redact", "cookies"), key], "cequence_redact"),
+            (&[("cequence_redact", "query:")], "cequence_redact"),
+            (&[("cequence_redact", "cookie-values")], "cequence_redact_key"),
+            (
+                &[("cequence_redact", "cookie-values"), ("cequence_redact_key", "short")],
+                "cequence_redact_key",
+            ),
+            (
+                &[("cequence_redact", "cookie-values"), key, lambda],
+                "cequence_redact_key_secret_arn",
+            ),
+            (
+                &[
+                    ("cequence_redact", "cookie-values"),
+                    ("cequence_redact_key_secret_arn", "k"),
+                ],
+                "cequence_redact_key_secret_arn",
+            ),
+        ];
+        for (pairs, variable) in cases {
+            let err = config(pairs, Needs::NoBridge).unwrap_err();
+            assert_eq!(err.variable, *variable, "{pairs:?}");
+            assert!(!err.to_string().contains("short"), "{err}");
+        }
+        let err = config(&[("cequence_redact", "cookie-values,cookies"), key], Needs::NoBridge)
+            .unwrap_err();
+        assert!(err.to_string().contains("\"cookies\""), "{err}");
     }
 
     #[test]

@@ -7,5 +7,6 @@ pub mod filter;
 pub mod parse;
 pub mod pipeline;
 pub mod reader;
+pub mod redact;
 pub mod summary;
 pub mod transaction;
