@@ -460,7 +460,7 @@ mod tests {
     proptest! {
         #[test]
         fn query_redaction_keeps_other_pairs_and_order(
-            pairs in proptest::collection::vec(("[a-z]{1,4}", "[a-zA-Z0-9%=]{0,6}"), 0..8)
+            pairs in proptest::collection::vec(("[a-z]{1,4}", "[a-zA-Z0-9%=]{0,6}"), 1..8)
         ) {
             let r = redactor("query:tok", KEY);
             let query = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
