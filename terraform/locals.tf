@@ -60,6 +60,8 @@ locals {
     cequence_tls_insecure        = tostring(var.cequence_tls_insecure)
     # The function itself refuses http:// endpoints unless told otherwise.
     cequence_allow_insecure_endpoints = tostring(var.allow_insecure_endpoints)
+    # Empty (so dropped) unless realtime_logs is on.
+    cequence_realtime_fields = local.realtime_fields_env
   }
   lambda_environment = { for name, value in local.lambda_environment_all : name => value if value != "" }
 

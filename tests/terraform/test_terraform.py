@@ -201,7 +201,9 @@ def test_every_variable_has_type_and_description(cfg):
 
 def test_variable_set_is_the_fixed_interface(cfg):
     expected = set(REQUIRED_VARIABLES) | set(OPTIONAL_VARIABLES)
-    assert set(cfg.variables) == expected
+    # The real-time and dashboard variables are tested in test_realtime.py.
+    realtime = {name for name in cfg.variables if name.startswith("realtime_")} | {"dashboard"}
+    assert set(cfg.variables) - realtime == expected
 
 
 def test_required_variables_have_no_default(cfg):
@@ -333,7 +335,7 @@ def test_lambda_environment_has_secret_arn_not_secret(cfg):
 def test_lambda_environment_names_are_the_variable_names(cfg):
     env = cfg.locals["lambda_environment_all"]
     settings = {name for name in cfg.variables if name.startswith("cequence_")} - {"cequence_client_secret"}
-    assert set(env) == settings | {"cequence_client_secret_arn", "cequence_allow_insecure_endpoints"}
+    assert set(env) == settings | {"cequence_client_secret_arn", "cequence_allow_insecure_endpoints", "cequence_realtime_fields"}
     for name in settings:
         assert env[name] in (f"${{var.{name}}}", f"${{tostring(var.{name})}}"), (name, env[name])
     # Terraform's http:// allowance must reach the function, or its cold start refuses the endpoint.
@@ -548,7 +550,9 @@ EXPECTED_ALARMS = {
 
 
 def test_alarms(cfg):
-    alarms = cfg.resources["aws_cloudwatch_metric_alarm"]
+    alarms = dict(cfg.resources["aws_cloudwatch_metric_alarm"])
+    # Opt-in with realtime_logs; tested in test_realtime.py.
+    alarms.pop("realtime_iterator_age")
     assert set(alarms) == set(EXPECTED_ALARMS)
     for name, (namespace, metric, dim_key, dim_value) in EXPECTED_ALARMS.items():
         alarm = alarms[name]

@@ -34,12 +34,20 @@ pub enum Field {
     ClientPort,
     TimeToFirstByte,
     EdgeDetailedResultType,
+    // Real-time logs only: the viewer's request headers and the primary
+    // distribution of a continuous-deployment pair.
+    CsHeaders,
+    CsHeadersCount,
+    PrimaryDistributionId,
     ContentType,
     ContentLen,
     RangeStart,
     RangeEnd,
     Country,
     Asn,
+    ServerIp,
+    Accept,
+    AcceptEncoding,
     DistributionId,
 }
 
@@ -59,13 +67,13 @@ impl Field {
             "sc-bytes" => ScBytes,
             "c-ip" => ClientIp,
             "cs-method" => Method,
-            "cs(Host)" => CsHost,
+            "cs(Host)" | "cs-host" => CsHost,
             "cs-uri-stem" => UriStem,
             "sc-status" => Status,
-            "cs(Referer)" => Referer,
-            "cs(User-Agent)" => UserAgent,
+            "cs(Referer)" | "cs-referer" => Referer,
+            "cs(User-Agent)" | "cs-user-agent" => UserAgent,
             "cs-uri-query" => UriQuery,
-            "cs(Cookie)" => Cookie,
+            "cs(Cookie)" | "cs-cookie" => Cookie,
             "x-edge-result-type" => EdgeResultType,
             "x-edge-request-id" => EdgeRequestId,
             "x-host-header" => HostHeader,
@@ -80,12 +88,18 @@ impl Field {
             "c-port" => ClientPort,
             "time-to-first-byte" => TimeToFirstByte,
             "x-edge-detailed-result-type" => EdgeDetailedResultType,
+            "cs-headers" => CsHeaders,
+            "cs-headers-count" => CsHeadersCount,
+            "primary-distribution-id" => PrimaryDistributionId,
             "sc-content-type" => ContentType,
             "sc-content-len" => ContentLen,
             "sc-range-start" => RangeStart,
             "sc-range-end" => RangeEnd,
             "c-country" => Country,
             "asn" => Asn,
+            "s-ip" => ServerIp,
+            "cs-accept" => Accept,
+            "cs-accept-encoding" => AcceptEncoding,
             "DistributionId" => DistributionId,
             _ => return None,
         })
@@ -128,12 +142,18 @@ mod tests {
             "c-port",
             "time-to-first-byte",
             "x-edge-detailed-result-type",
+            "cs-headers",
+            "cs-headers-count",
+            "primary-distribution-id",
             "sc-content-type",
             "sc-content-len",
             "sc-range-start",
             "sc-range-end",
             "c-country",
             "asn",
+            "s-ip",
+            "cs-accept",
+            "cs-accept-encoding",
             "DistributionId",
         ];
         assert_eq!(names.len(), Field::COUNT);
@@ -142,6 +162,15 @@ mod tests {
             let field = Field::from_name(name).unwrap_or_else(|| panic!("{name} unmapped"));
             assert!((field as usize) < Field::COUNT);
             assert!(seen.insert(field as usize), "{name} maps to a taken slot");
+        }
+        // Real-time logs spell some standard-log fields differently.
+        for (alias, name) in [
+            ("cs-host", "cs(Host)"),
+            ("cs-user-agent", "cs(User-Agent)"),
+            ("cs-referer", "cs(Referer)"),
+            ("cs-cookie", "cs(Cookie)"),
+        ] {
+            assert_eq!(Field::from_name(alias), Field::from_name(name), "{alias}");
         }
         assert_eq!(Field::from_name("fle-status"), None);
         assert_eq!(

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod parse;
 pub mod pipeline;
 pub mod reader;
+pub mod realtime;
 pub mod redact;
 pub mod summary;
 pub mod transaction;

@@ -17,6 +17,7 @@
 
 mod field;
 mod pools;
+mod realtime;
 mod text;
 
 use std::fmt;
@@ -28,6 +29,10 @@ use rand_chacha::ChaCha8Rng;
 
 pub use field::Field;
 use pools::{Pools, RouteKind};
+pub use realtime::{
+    parse_realtime_fields, sequence_number, KinesisSource, RealtimeGenerator,
+    DEFAULT_REALTIME_FIELDS, HEADERS_LIMIT, REALTIME_FIELDS,
+};
 pub use text::cf_escape;
 use text::{push_2, push_base64ish, push_fixed3, push_u64};
 

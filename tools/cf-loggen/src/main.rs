@@ -5,7 +5,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cf_loggen::{object_key, Format, Generator, Hour, Options};
+use cf_loggen::{
+    object_key, parse_realtime_fields, Format, Generator, Hour, KinesisSource, Options,
+    RealtimeGenerator, DEFAULT_REALTIME_FIELDS,
+};
 use clap::Parser;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -47,6 +50,28 @@ struct Cli {
     /// Gzip level, 0-9 (6 is gzip's default).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
     gzip_level: u32,
+
+    /// Write CloudFront real-time log lines instead (as a Kinesis record's data: tab
+    /// separated, no header), with every request header in cs-headers. --format is ignored.
+    #[arg(long)]
+    realtime: bool,
+
+    /// Comma-separated real-time log fields, in record order (default: the fields the
+    /// Terraform configures). Implies --realtime.
+    #[arg(long, value_parser = parse_field_list)]
+    realtime_fields: Option<FieldList>,
+
+    /// Write the real-time lines as the Lambda event of a Kinesis event source mapping
+    /// (`{"Records": [...]}`, --records of them). Implies --realtime.
+    #[arg(long, conflicts_with = "bytes")]
+    kinesis_event: bool,
+
+    /// Stream ARN of the generated Kinesis event.
+    #[arg(
+        long,
+        default_value = "arn:aws:kinesis:us-east-1:123456789012:stream/cf-passive-realtime"
+    )]
+    stream_arn: String,
 
     /// Output file (default: standard output).
     #[arg(long)]
@@ -90,6 +115,14 @@ fn parse_size(s: &str) -> Result<u64, String> {
     };
     n.checked_mul(mult)
         .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// A real-time field list (a newtype, so clap takes it as one value).
+#[derive(Debug, Clone)]
+struct FieldList(Vec<&'static str>);
+
+fn parse_field_list(s: &str) -> Result<FieldList, String> {
+    parse_realtime_fields(s).map(FieldList)
 }
 
 /// What to write in total.
@@ -149,6 +182,50 @@ fn run(cli: &Cli) -> io::Result<(u64, u64)> {
     Ok((gen.records(), bytes))
 }
 
+fn write_realtime(gen: &mut RealtimeGenerator, w: &mut impl Write, cli: &Cli) -> io::Result<u64> {
+    if cli.kinesis_event {
+        let source = KinesisSource {
+            stream_arn: cli.stream_arn.clone(),
+            ..KinesisSource::default()
+        };
+        return gen.write_kinesis_event(w, cli.records.unwrap_or(1000), &source);
+    }
+    match (cli.records, cli.bytes) {
+        (_, Some(target)) => gen.write_until(w, target).map(|(_, bytes)| bytes),
+        (Some(n), None) => gen.write_records(w, n),
+        (None, None) => gen.write_records(w, 1000),
+    }
+}
+
+/// Writes real-time lines (plain or gzip; there are no header lines).
+fn run_realtime(cli: &Cli, fields: &[&str]) -> io::Result<(u64, u64)> {
+    // `..default()` even when every field is set: options added to the standard
+    // generator later keep their defaults here.
+    #[allow(clippy::needless_update)]
+    let opts = Options {
+        hour: cli.hour,
+        distribution_id: cli.distribution_id.clone(),
+        ..Options::default()
+    };
+    let mut gen = RealtimeGenerator::new(cli.seed, opts, fields)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let sink: Box<dyn Write> = match &cli.out {
+        Some(path) => Box::new(File::create(path)?),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut out = BufWriter::with_capacity(1 << 18, sink);
+    let bytes = if cli.gzip {
+        let mut enc = GzEncoder::new(&mut out, Compression::new(cli.gzip_level));
+        let bytes = write_realtime(&mut gen, &mut enc, cli)?;
+        enc.finish()?;
+        bytes
+    } else {
+        write_realtime(&mut gen, &mut out, cli)?
+    };
+    out.flush()?;
+    Ok((gen.records(), bytes))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.print_key {
@@ -158,7 +235,13 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    match run(&cli) {
+    let result = match (&cli.realtime_fields, cli.realtime) {
+        (Some(FieldList(fields)), _) => run_realtime(&cli, fields),
+        (None, true) => run_realtime(&cli, DEFAULT_REALTIME_FIELDS),
+        (None, false) if cli.kinesis_event => run_realtime(&cli, DEFAULT_REALTIME_FIELDS),
+        (None, false) => run(&cli),
+    };
+    match result {
         Ok((records, bytes)) => {
             if cli.stats {
                 eprintln!("cf-loggen: {records} records, {bytes} bytes uncompressed");
