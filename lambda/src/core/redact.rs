@@ -168,8 +168,13 @@ impl Redactor {
 
     /// `h:` + the first [`HASH_BYTES`] of HMAC-SHA256(key, value), in hex.
     pub fn hash(&self, value: &str) -> String {
+        self.hash_bytes(value.as_bytes())
+    }
+
+    /// [`Redactor::hash`] of raw bytes (a decoded header value need not be UTF-8).
+    pub fn hash_bytes(&self, value: &[u8]) -> String {
         let mut mac = self.key.0.clone();
-        mac.update(value.as_bytes());
+        mac.update(value);
         let digest = mac.finalize().into_bytes();
         let mut out = String::with_capacity(HASH_PREFIX.len() + 2 * HASH_BYTES);
         out.push_str(HASH_PREFIX);
@@ -177,13 +182,17 @@ impl Redactor {
         out
     }
 
-    /// Hashes `value` unless it is empty (an empty value discloses nothing).
-    fn hash_nonempty(&self, value: &str) -> Cow<'static, str> {
-        if value.is_empty() {
-            Cow::Borrowed("")
-        } else {
-            Cow::Owned(self.hash(value))
+    /// Appends the hash of `value`, or nothing for an empty value (an empty
+    /// value discloses nothing).
+    fn push_hash(&self, out: &mut Vec<u8>, value: &[u8]) {
+        if !value.is_empty() {
+            out.extend_from_slice(self.hash_bytes(value).as_bytes());
         }
+    }
+
+    /// Whether `header:<name>` asks for this header's whole value.
+    pub fn redacts_header(&self, name: &str) -> bool {
+        self.spec.headers.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
 
     /// A request header's value as it may be sent: the whole value hashed
@@ -191,112 +200,149 @@ impl Redactor {
     /// named query parameters hashed inside a `referer` URL. `name` is
     /// compared case-insensitively.
     pub fn header_value<'a>(&self, name: &str, value: Cow<'a, str>) -> Cow<'a, str> {
-        if self.spec.headers.iter().any(|h| h.eq_ignore_ascii_case(name)) {
-            return self.hash_nonempty(&value);
+        match value {
+            Cow::Borrowed(v) => utf8(self.header_value_bytes(name, Cow::Borrowed(v.as_bytes()))),
+            Cow::Owned(v) => match self.header_value_bytes(name, Cow::Borrowed(v.as_bytes())) {
+                Cow::Borrowed(_) => Cow::Owned(v),
+                Cow::Owned(changed) => utf8(Cow::Owned(changed)),
+            },
         }
-        if name.eq_ignore_ascii_case("cookie") && self.spec.cookie_values {
-            return owned_if_changed(value, |v| self.cookie(v));
+    }
+
+    /// [`Redactor::header_value`] over the decoded bytes of a value.
+    pub fn header_value_bytes<'a>(&self, name: &str, value: Cow<'a, [u8]>) -> Cow<'a, [u8]> {
+        if self.redacts_header(name) {
+            let mut out = Vec::with_capacity(HASH_PREFIX.len() + 2 * HASH_BYTES);
+            self.push_hash(&mut out, &value);
+            return Cow::Owned(out);
         }
-        if name.eq_ignore_ascii_case("referer") && !self.spec.query_params.is_empty() {
-            return owned_if_changed(value, |v| self.uri(v));
+        let changed = if name.eq_ignore_ascii_case("cookie") {
+            self.cookie_bytes(&value)
+        } else if name.eq_ignore_ascii_case("referer") {
+            self.uri_bytes(&value)
+        } else {
+            None
+        };
+        match changed {
+            Some(changed) => Cow::Owned(changed),
+            None => value,
         }
-        value
     }
 
     /// A `cookie` header with every cookie's value hashed and its name kept:
     /// `a=1; b=2` → `a=h:…; b=h:…`. Separators and spacing are kept; a
     /// piece without `=` is a nameless cookie, so all of it is a value.
     pub fn cookie<'a>(&self, header: &'a str) -> Cow<'a, str> {
-        if !self.spec.cookie_values || header.is_empty() {
-            return Cow::Borrowed(header);
+        borrowed_or(header, self.cookie_bytes(header.as_bytes()))
+    }
+
+    /// The redacted cookie header, or `None` when nothing changes.
+    fn cookie_bytes(&self, header: &[u8]) -> Option<Vec<u8>> {
+        if !self.spec.cookie_values || header.iter().all(|b| *b == b';' || b.is_ascii_whitespace()) {
+            return None;
         }
-        let mut out = String::with_capacity(header.len() + 16);
-        for (i, piece) in header.split(';').enumerate() {
+        let mut out = Vec::with_capacity(header.len() + 32);
+        for (i, piece) in header.split(|b| *b == b';').enumerate() {
             if i > 0 {
-                out.push(';');
+                out.push(b';');
             }
-            let body = piece.trim_start();
-            out.push_str(&piece[..piece.len() - body.len()]);
-            let (prefix, value) = match body.split_once('=') {
-                Some((name, value)) => (&body[..name.len() + 1], value),
-                None => ("", body),
+            let body = piece.trim_ascii_start();
+            out.extend_from_slice(&piece[..piece.len() - body.len()]);
+            let (name_eq, value) = match body.iter().position(|b| *b == b'=') {
+                Some(eq) => body.split_at(eq + 1),
+                None => (&body[..0], body),
             };
-            let value_trimmed = value.trim_end();
-            out.push_str(prefix);
-            out.push_str(&self.hash_nonempty(value_trimmed));
-            out.push_str(&value[value_trimmed.len()..]);
+            let value_trimmed = value.trim_ascii_end();
+            out.extend_from_slice(name_eq);
+            self.push_hash(&mut out, value_trimmed);
+            out.extend_from_slice(&value[value_trimmed.len()..]);
         }
-        Cow::Owned(out)
+        Some(out)
     }
 
     /// A query string (without `?`) with the value of each `query:<param>`
     /// hashed: `a=1&token=abc` → `a=1&token=h:…`. Every occurrence of a
     /// named parameter is hashed; all else keeps its text and order.
     pub fn query<'a>(&self, query: &'a str) -> Cow<'a, str> {
-        if self.spec.query_params.is_empty() || !query.split('&').any(|p| self.named_value(p).is_some()) {
-            return Cow::Borrowed(query);
-        }
-        let mut out = String::with_capacity(query.len() + 32);
-        for (i, pair) in query.split('&').enumerate() {
-            if i > 0 {
-                out.push('&');
-            }
-            match self.named_value(pair) {
-                Some((name, value)) => {
-                    out.push_str(name);
-                    out.push('=');
-                    out.push_str(&self.hash(value));
-                }
-                None => out.push_str(pair),
-            }
-        }
-        Cow::Owned(out)
+        borrowed_or(query, self.query_bytes(query.as_bytes()))
     }
 
-    /// `name=value` split, when `name` is a `query:<param>` and there is a value.
-    fn named_value<'p>(&self, pair: &'p str) -> Option<(&'p str, &'p str)> {
-        let (name, value) = pair.split_once('=')?;
+    /// The redacted query, or `None` when no named parameter has a value.
+    fn query_bytes(&self, query: &[u8]) -> Option<Vec<u8>> {
+        if self.spec.query_params.is_empty()
+            || !query.split(|b| *b == b'&').any(|p| self.named_value(p).is_some())
+        {
+            return None;
+        }
+        let mut out = Vec::with_capacity(query.len() + 32);
+        for (i, pair) in query.split(|b| *b == b'&').enumerate() {
+            if i > 0 {
+                out.push(b'&');
+            }
+            match self.named_value(pair) {
+                Some((name_eq, value)) => {
+                    out.extend_from_slice(name_eq);
+                    self.push_hash(&mut out, value);
+                }
+                None => out.extend_from_slice(pair),
+            }
+        }
+        Some(out)
+    }
+
+    /// `(name=, value)` when `name` is a `query:<param>` and there is a value.
+    fn named_value<'p>(&self, pair: &'p [u8]) -> Option<(&'p [u8], &'p [u8])> {
+        let eq = pair.iter().position(|b| *b == b'=')?;
+        let (name_eq, value) = pair.split_at(eq + 1);
         if value.is_empty() {
             return None;
         }
-        let name_decoded = percent_decode(name);
+        let name = String::from_utf8_lossy(&name_eq[..eq]);
+        let name = percent_decode(&name);
         self.spec
             .query_params
             .iter()
-            .any(|p| *p == *name_decoded)
-            .then_some((name, value))
+            .any(|p| *p == *name)
+            .then_some((name_eq, value))
     }
 
     /// A URI or URL (`/path?query#fragment`): the query part redacted as
     /// [`Redactor::query`] does, the rest untouched.
     pub fn uri<'a>(&self, uri: &'a str) -> Cow<'a, str> {
-        let Some(question) = uri.find('?') else {
-            return Cow::Borrowed(uri);
-        };
-        let query_end = uri[question..].find('#').map_or(uri.len(), |h| question + h);
-        match self.query(&uri[question + 1..query_end]) {
-            Cow::Borrowed(_) => Cow::Borrowed(uri),
-            Cow::Owned(query) => Cow::Owned(format!(
-                "{}{}{}",
-                &uri[..=question],
-                query,
-                &uri[query_end..]
-            )),
-        }
+        borrowed_or(uri, self.uri_bytes(uri.as_bytes()))
+    }
+
+    fn uri_bytes(&self, uri: &[u8]) -> Option<Vec<u8>> {
+        let question = uri.iter().position(|b| *b == b'?')?;
+        let query_end = uri[question..]
+            .iter()
+            .position(|b| *b == b'#')
+            .map_or(uri.len(), |h| question + h);
+        let query = self.query_bytes(&uri[question + 1..query_end])?;
+        let mut out = Vec::with_capacity(uri.len() + 32);
+        out.extend_from_slice(&uri[..=question]);
+        out.extend_from_slice(&query);
+        out.extend_from_slice(&uri[query_end..]);
+        Some(out)
     }
 }
 
-/// Applies `f` to a `Cow`'s text, keeping the original when nothing changed.
-fn owned_if_changed<'a>(
-    value: Cow<'a, str>,
-    f: impl for<'b> FnOnce(&'b str) -> Cow<'b, str>,
-) -> Cow<'a, str> {
-    match value {
-        Cow::Borrowed(v) => f(v),
-        Cow::Owned(v) => match f(&v) {
-            Cow::Borrowed(_) => Cow::Owned(v),
-            Cow::Owned(changed) => Cow::Owned(changed),
+/// Text from bytes that were valid UTF-8 with only ASCII pieces replaced at
+/// ASCII boundaries, so still valid (lossy only as a guard, never a panic).
+fn utf8(bytes: Cow<'_, [u8]>) -> Cow<'_, str> {
+    match bytes {
+        Cow::Borrowed(b) => String::from_utf8_lossy(b),
+        Cow::Owned(b) => match String::from_utf8(b) {
+            Ok(s) => Cow::Owned(s),
+            Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
         },
+    }
+}
+
+fn borrowed_or(original: &str, changed: Option<Vec<u8>>) -> Cow<'_, str> {
+    match changed {
+        None => Cow::Borrowed(original),
+        Some(bytes) => Cow::Owned(utf8(Cow::Owned(bytes)).into_owned()),
     }
 }
 
@@ -445,6 +491,22 @@ mod tests {
             whole.header_value("cookie", Cow::Borrowed("s=1")),
             whole.hash("s=1")
         );
+    }
+
+    #[test]
+    fn decoded_header_bytes_need_not_be_utf8() {
+        let r = redactor("header:x-token,cookie-values", KEY);
+        let raw: &[u8] = b"\xff\xfe";
+        assert_eq!(
+            r.header_value_bytes("X-Token", Cow::Borrowed(raw)),
+            r.hash_bytes(raw).as_bytes()
+        );
+        assert_eq!(
+            r.header_value_bytes("cookie", Cow::Borrowed(b"s=\xff; t=1")),
+            format!("s={}; t={}", r.hash_bytes(b"\xff"), r.hash("1")).as_bytes()
+        );
+        let other = r.header_value_bytes("accept", Cow::Borrowed(raw));
+        assert!(matches!(other, Cow::Borrowed(b) if b == raw));
     }
 
     #[test]
