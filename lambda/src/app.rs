@@ -13,10 +13,11 @@ use tracing::{error, info, warn};
 use crate::aws::event::{parse_event, ObjectEvent};
 use crate::aws::handler::{Handler, ObjectOutcome};
 use crate::aws::s3::S3Store;
-use crate::aws::secrets::read_client_secret;
+use crate::aws::secrets::{read_client_secret, read_redact_key};
 use crate::aws::tags::{account_from_function_arn, CloudFrontTags};
 use crate::cli::{open_object, Opened};
 use crate::config::{Config, SecretSource};
+use crate::core::redact::Redactor;
 use crate::delivery::{Delivery, ObjectId};
 use crate::forward::{report_object, Forwarder, NoTags};
 
@@ -59,6 +60,33 @@ async fn build_delivery(
     Delivery::new(bridge.delivery_settings(secret)).map_err(|e| e.to_string())
 }
 
+/// Builds the `cequence_redact` redactor into the pipeline options, reading
+/// its key (from Secrets Manager: once per container, here). Nothing to do
+/// when redaction is off.
+pub async fn resolve_redactor(
+    config: &mut Config,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> Result<(), StartError> {
+    let Some(redact) = &config.redact else {
+        return Ok(());
+    };
+    let key = match &redact.key {
+        SecretSource::Value(key) => key.clone(),
+        SecretSource::SecretsManager { arn } => {
+            let sdk = match sdk {
+                Some(sdk) => sdk.clone(),
+                None => aws_config().await,
+            };
+            read_redact_key(&aws_sdk_secretsmanager::Client::new(&sdk), arn).await?
+        }
+    };
+    let redactor = Redactor::new(redact.spec.clone(), &key)
+        .map_err(|e| format!("cequence_redact_key_secret_arn: {e}"))?;
+    info!("cequence_redact: {:?}", redactor.spec());
+    config.pipeline.redactor = Some(Arc::new(redactor));
+    Ok(())
+}
+
 fn tags(config: &Config, sdk: &aws_config::SdkConfig) -> Option<Arc<CloudFrontTags>> {
     if !config.require_enabled_tag {
         warn!("cequence_require_enabled_tag=false: records of every distribution are forwarded");
@@ -94,8 +122,14 @@ fn s3_handler(
 }
 
 /// Lambda mode: build everything once, then serve events.
-pub async fn run_lambda(config: Config) -> Result<(), lambda_runtime::Error> {
+pub async fn run_lambda(mut config: Config) -> Result<(), lambda_runtime::Error> {
     let sdk = aws_config().await;
+    resolve_redactor(&mut config, Some(&sdk))
+        .await
+        .map_err(|e| {
+            error!("cold start failed: {e}");
+            e
+        })?;
     let delivery = build_delivery(&config, Some(&sdk)).await.map_err(|e| {
         error!("cold start failed: {e}");
         e
@@ -119,11 +153,15 @@ pub async fn run_lambda(config: Config) -> Result<(), lambda_runtime::Error> {
 
 /// `process FILE...` to the bridge: exit 0 only when every transaction was accepted.
 pub async fn process_files(
-    config: Config,
+    mut config: Config,
     files: &[PathBuf],
     bucket: &str,
     key: Option<&str>,
 ) -> ExitCode {
+    if let Err(e) = resolve_redactor(&mut config, None).await {
+        error!("{e}");
+        return ExitCode::FAILURE;
+    }
     let delivery = match build_delivery(&config, None).await {
         Ok(delivery) => delivery,
         Err(e) => {
@@ -176,8 +214,12 @@ pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
 
 /// `replay`: reprocess S3 objects, or the events in the failure queue, with
 /// the same code as the Lambda, from an operator's machine.
-pub async fn replay(config: Config, urls: &[String], from_dlq: Option<&str>) -> ExitCode {
+pub async fn replay(mut config: Config, urls: &[String], from_dlq: Option<&str>) -> ExitCode {
     let sdk = aws_config().await;
+    if let Err(e) = resolve_redactor(&mut config, Some(&sdk)).await {
+        error!("{e}");
+        return ExitCode::FAILURE;
+    }
     let delivery = match build_delivery(&config, Some(&sdk)).await {
         Ok(delivery) => delivery,
         Err(e) => {
@@ -301,6 +343,52 @@ async fn replay_queue<T: crate::forward::TagSource>(
 
 #[cfg(test)]
 mod tests {
+    use crate::config::{Config, Needs};
+
+    #[test]
+    fn the_redaction_key_is_never_logged() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        const KEY: &str = "the-redaction-key-0123456789";
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let mut config = Config::from_lookup(
+            |name| match name {
+                "cequence_redact" => Some("cookie-values,header:authorization".into()),
+                "cequence_redact_key" => Some(KEY.into()),
+                _ => None,
+            },
+            Needs::NoBridge,
+        )
+        .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(super::resolve_redactor(&mut config, None))
+                .unwrap();
+            tracing::debug!("configuration: {config:?}");
+        });
+        assert!(config.pipeline.redactor.is_some());
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(logged.contains("authorization"), "{logged}");
+        assert!(!logged.contains(KEY), "{logged}");
+    }
+
     #[test]
     fn s3_urls() {
         assert_eq!(

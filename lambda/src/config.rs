@@ -272,6 +272,8 @@ impl Config {
                     as usize,
             },
             plain_fields,
+            // Built by the app once the key is read (app::resolve_redactor).
+            redactor: None,
         };
         let bridge = match needs {
             Needs::NoBridge => None,
@@ -569,8 +571,11 @@ mod tests {
             "cequence_redact_key_secret_arn",
             "arn:aws:secretsmanager:us-east-1:1:secret:k",
         );
-        let c = config(&[("cequence_redact", "header:authorization"), arn, lambda], Needs::NoBridge)
-            .unwrap();
+        let c = config(
+            &[("cequence_redact", "header:authorization"), arn, lambda],
+            Needs::NoBridge,
+        )
+        .unwrap();
         assert!(matches!(
             c.redact.unwrap().key,
             SecretSource::SecretsManager { .. }
@@ -579,9 +584,15 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("cequence_redact", "cookies"), key], "cequence_redact"),
             (&[("cequence_redact", "query:")], "cequence_redact"),
-            (&[("cequence_redact", "cookie-values")], "cequence_redact_key"),
             (
-                &[("cequence_redact", "cookie-values"), ("cequence_redact_key", "short")],
+                &[("cequence_redact", "cookie-values")],
+                "cequence_redact_key",
+            ),
+            (
+                &[
+                    ("cequence_redact", "cookie-values"),
+                    ("cequence_redact_key", "short"),
+                ],
                 "cequence_redact_key",
             ),
             (
@@ -601,8 +612,11 @@ mod tests {
             assert_eq!(err.variable, *variable, "{pairs:?}");
             assert!(!err.to_string().contains("short"), "{err}");
         }
-        let err = config(&[("cequence_redact", "cookie-values,cookies"), key], Needs::NoBridge)
-            .unwrap_err();
+        let err = config(
+            &[("cequence_redact", "cookie-values,cookies"), key],
+            Needs::NoBridge,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("\"cookies\""), "{err}");
     }
 

@@ -20,9 +20,15 @@ fn main() -> ExitCode {
             bucket,
             files,
         } => {
-            let Some(config) = load(Needs::NoBridge) else {
+            let Some(mut config) = load(Needs::NoBridge) else {
                 return ExitCode::from(2);
             };
+            // The dry run shows what would be sent, so it redacts too.
+            if let Err(e) = runtime().block_on(cf_passive::app::resolve_redactor(&mut config, None))
+            {
+                tracing::error!("{e}");
+                return ExitCode::from(2);
+            }
             match cf_passive::cli::dry_run(&config.pipeline, &files, &bucket, key.as_deref()) {
                 0 => ExitCode::SUCCESS,
                 _ => ExitCode::FAILURE,

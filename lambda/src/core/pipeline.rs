@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{debug, warn};
@@ -14,6 +15,7 @@ use super::fields::Field;
 use super::filter::StaticFilter;
 use super::parse::{Line, Parser};
 use super::reader::{LineReader, RawLine, MAX_LINE_BYTES};
+use super::redact::Redactor;
 use super::summary::Summary;
 use super::transaction::{map_record, required, Origin};
 
@@ -24,6 +26,8 @@ pub struct PipelineOptions {
     pub batch_limits: BatchLimits,
     /// Field order for v2 `plain` objects without a `#Fields` header.
     pub plain_fields: Vec<String>,
+    /// `cequence_redact` with its key, once the key has been read.
+    pub redactor: Option<Arc<Redactor>>,
 }
 
 /// The object being processed.
@@ -173,6 +177,7 @@ where
     let origin = Origin {
         log_object: &log_object,
         source_version: crate::VERSION,
+        redactor: options.redactor.as_deref(),
     };
 
     let mut reader = match LineReader::new(source) {

@@ -192,7 +192,10 @@ impl Redactor {
 
     /// Whether `header:<name>` asks for this header's whole value.
     pub fn redacts_header(&self, name: &str) -> bool {
-        self.spec.headers.iter().any(|h| h.eq_ignore_ascii_case(name))
+        self.spec
+            .headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
     }
 
     /// A request header's value as it may be sent: the whole value hashed
@@ -238,7 +241,8 @@ impl Redactor {
 
     /// The redacted cookie header, or `None` when nothing changes.
     fn cookie_bytes(&self, header: &[u8]) -> Option<Vec<u8>> {
-        if !self.spec.cookie_values || header.iter().all(|b| *b == b';' || b.is_ascii_whitespace()) {
+        if !self.spec.cookie_values || header.iter().all(|b| *b == b';' || b.is_ascii_whitespace())
+        {
             return None;
         }
         let mut out = Vec::with_capacity(header.len() + 32);
@@ -267,10 +271,21 @@ impl Redactor {
         borrowed_or(query, self.query_bytes(query.as_bytes()))
     }
 
+    /// [`Redactor::query`] of an owned or borrowed query, keeping it as it
+    /// is when nothing changes.
+    pub fn query_cow<'a>(&self, query: Cow<'a, str>) -> Cow<'a, str> {
+        match self.query_bytes(query.as_bytes()) {
+            None => query,
+            Some(bytes) => utf8(Cow::Owned(bytes)),
+        }
+    }
+
     /// The redacted query, or `None` when no named parameter has a value.
     fn query_bytes(&self, query: &[u8]) -> Option<Vec<u8>> {
         if self.spec.query_params.is_empty()
-            || !query.split(|b| *b == b'&').any(|p| self.named_value(p).is_some())
+            || !query
+                .split(|b| *b == b'&')
+                .any(|p| self.named_value(p).is_some())
         {
             return None;
         }
@@ -362,9 +377,8 @@ mod tests {
     }
 
     fn is_hash(s: &str) -> bool {
-        s.strip_prefix(HASH_PREFIX).is_some_and(|h| {
-            h.len() == 2 * HASH_BYTES && h.bytes().all(|b| b.is_ascii_hexdigit())
-        })
+        s.strip_prefix(HASH_PREFIX)
+            .is_some_and(|h| h.len() == 2 * HASH_BYTES && h.bytes().all(|b| b.is_ascii_hexdigit()))
     }
 
     #[test]
@@ -450,7 +464,11 @@ mod tests {
         let r = redactor("query:token,query:sid", KEY);
         assert_eq!(
             r.query("a=1&token=abc&b=2&token=def&sid=&x"),
-            format!("a=1&token={}&b=2&token={}&sid=&x", r.hash("abc"), r.hash("def"))
+            format!(
+                "a=1&token={}&b=2&token={}&sid=&x",
+                r.hash("abc"),
+                r.hash("def")
+            )
         );
         assert!(matches!(r.query("a=1&b=tokenx"), Cow::Borrowed(_)));
         // Names are compared exactly, after undoing the client's encoding.
@@ -469,6 +487,10 @@ mod tests {
             format!("https://e.com/?token={}#frag", r.hash("abc"))
         );
         assert!(matches!(r.uri("/no/query"), Cow::Borrowed(_)));
+        assert_eq!(
+            r.query_cow(Cow::Owned("token=abc".into())),
+            format!("token={}", r.hash("abc"))
+        );
     }
 
     #[test]
@@ -507,6 +529,68 @@ mod tests {
         );
         let other = r.header_value_bytes("accept", Cow::Borrowed(raw));
         assert!(matches!(other, Cow::Borrowed(b) if b == raw));
+    }
+
+    /// The object through the pipeline, as `process --dry-run` runs it.
+    fn dry_run(log: &str, redactor: Option<Redactor>) -> Vec<serde_json::Value> {
+        use crate::core::pipeline::{process_object, AllowAll, Flow, ObjectRef, PipelineOptions};
+        struct Collect(Vec<serde_json::Value>);
+        impl crate::core::pipeline::TransactionSink for Collect {
+            fn accept(&mut self, encoded: &[u8]) -> Flow {
+                self.0.push(serde_json::from_slice(encoded).unwrap());
+                Flow::Continue
+            }
+        }
+        let options = PipelineOptions {
+            redactor: redactor.map(std::sync::Arc::new),
+            ..PipelineOptions::default()
+        };
+        let mut sink = Collect(Vec::new());
+        let object = ObjectRef {
+            bucket: "b",
+            key: "E2EXAMPLE1.2024-01-31-23.a1b2c3d4",
+        };
+        let done = process_object(
+            std::io::Cursor::new(log.as_bytes().to_vec()),
+            object,
+            &options,
+            &mut AllowAll,
+            &mut sink,
+        );
+        assert!(done.error.is_none());
+        sink.0
+    }
+
+    #[test]
+    fn the_mapping_sends_hashes_in_place_of_the_named_values() {
+        let log = "#Fields: date time c-ip cs-method cs-uri-stem sc-status cs-uri-query cs(Cookie) cs(Referer) cs(User-Agent)\n\
+                   2024-01-31\t23:01:02\t192.0.2.1\tGET\t/api\t200\tpage=2&token=SECRET-TOKEN-1\tsid=SECRET-SESSION;%20theme=dark\thttps://e.com/?token=SECRET-TOKEN-0\tcurl/8\n";
+        let r = redactor("cookie-values,query:token", KEY);
+        let plain = dry_run(log, None);
+        let redacted = dry_run(log, Some(r.clone()));
+        assert_eq!(plain.len(), 1);
+        assert_eq!(redacted.len(), 1);
+        let plain_text = plain[0].to_string();
+        let text = redacted[0].to_string();
+        assert!(plain_text.contains("SECRET-SESSION"), "{plain_text}");
+        for secret in ["SECRET-SESSION", "SECRET-TOKEN-1", "SECRET-TOKEN-0", "dark"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        for kept in [
+            "page=2&token=h:",
+            "sid=h:",
+            "theme=h:",
+            "curl/8",
+            "/api?page=2",
+        ] {
+            assert!(text.contains(kept), "{kept} missing: {text}");
+        }
+        assert!(text.contains(&r.hash("SECRET-SESSION")));
+        assert!(text.contains(&r.hash("SECRET-TOKEN-1")));
+        assert!(text.contains(&format!(
+            "https://e.com/?token={}",
+            r.hash("SECRET-TOKEN-0")
+        )));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use super::decode::{decode_user_agent, percent_decode};
 use super::fields::Field;
 use super::parse::Record;
+use super::redact::Redactor;
 
 pub const TRANSACTION_VERSION: &str = "1.0";
 pub const SOURCE_TYPE: &str = "cloudfront-standard-log";
@@ -109,6 +110,8 @@ pub struct Origin<'a> {
     pub log_object: &'a str,
     /// The crate version, for `source_info`.
     pub source_version: &'static str,
+    /// `cequence_redact`, when set (docs/privacy.md).
+    pub redactor: Option<&'a Redactor>,
 }
 
 /// Why a record cannot become a transaction.
@@ -173,14 +176,25 @@ pub fn map_record<'r>(
     origin: Origin<'r>,
 ) -> Transaction<'r> {
     let get = |f: Field| record.get(f);
-    let query = get(Field::UriQuery).map(percent_decode);
+    // Redaction applies to the decoded values, before anything is built from them.
+    let redact_header = |name: &str, value: Cow<'r, str>| match origin.redactor {
+        Some(redactor) => redactor.header_value(name, value),
+        None => value,
+    };
+    let query = get(Field::UriQuery)
+        .map(percent_decode)
+        .map(|q| match origin.redactor {
+            Some(redactor) => redactor.query_cow(q),
+            None => q,
+        });
     let uri_query_fragment = match &query {
         Some(q) => format!("{}?{}", required.path, q),
         None => required.path.to_string(),
     };
     let host = get(Field::HostHeader)
         .or_else(|| get(Field::CsHost))
-        .map(percent_decode);
+        .map(percent_decode)
+        .map(|h| redact_header("host", h));
 
     let mut request_headers = Vec::with_capacity(5);
     if let Some(h) = &host {
@@ -192,7 +206,7 @@ pub fn map_record<'r>(
     if let Some(v) = get(Field::UserAgent) {
         request_headers.push(Header {
             name: "user-agent",
-            value: decode_user_agent(v),
+            value: redact_header("user-agent", decode_user_agent(v)),
         });
     }
     for (field, name) in [
@@ -203,7 +217,7 @@ pub fn map_record<'r>(
         if let Some(v) = get(field) {
             request_headers.push(Header {
                 name,
-                value: percent_decode(v),
+                value: redact_header(name, percent_decode(v)),
             });
         }
     }
