@@ -12,7 +12,7 @@ readonly ALL_TARGETS=(raw gzip keyed)
 
 usage() {
   cat <<USAGE
-Usage: scripts/fuzz.sh [--minutes N] [--sanitizer none|address] [--dry-run] [TARGET...]
+Usage: scripts/fuzz.sh [--minutes N] [--sanitizer none|address] [--keep-going] [--dry-run] [TARGET...]
 
 Runs each TARGET (default: ${ALL_TARGETS[*]}) for N minutes (default 2),
 one after the other, then prints target, minutes, executions, exec/s,
@@ -21,6 +21,8 @@ corpus size and findings. Exits non-zero if any target found a crash.
   --minutes N        minutes per target (whole number, default 2)
   --sanitizer S      none (default: fastest) or address (cargo-fuzz's own
                      default; slower, also checks unsafe code in dependencies)
+  --keep-going       do not stop at the first crash (libFuzzer fork mode):
+                     every crash is saved and the run lasts its minutes
   --dry-run          print the commands without running them
   -h, --help         this text
 
@@ -54,15 +56,23 @@ ensure_cargo_fuzz() {
   run cargo install cargo-fuzz --locked
 }
 
-# A libFuzzer stat from the log ("stat::average_exec_per_sec: 1234").
+# A libFuzzer figure from the log: the final stats ("stat::average_exec_per_sec:
+# 1234"), else (fork mode) the last status line ("#5000: ... exec/s: 83 ...").
 stat_of() {
-  local name="$1" log="$2"
-  sed -n "s/^stat::${name}: *//p" "${log}" | tail -n 1
+  local name="$1" log="$2" value
+  value="$(sed -n "s/^stat::${name}: *//p" "${log}" | tail -n 1)"
+  if [[ -z "${value}" ]]; then
+    case "${name}" in
+      number_of_executed_units) value="$(sed -n 's/^#\([0-9]*\):.* exec\/s:.*/\1/p' "${log}" | tail -n 1)" ;;
+      average_exec_per_sec) value="$(sed -n 's/^#[0-9]*:.* exec\/s: \([0-9]*\).*/\1/p' "${log}" | tail -n 1)" ;;
+    esac
+  fi
+  printf '%s' "${value:--}"
 }
 
 main() {
   local minutes=2 sanitizer=none
-  local -a targets=()
+  local -a targets=() keep_going=()
   DRY_RUN=false
   while (($#)); do
     case "$1" in
@@ -77,6 +87,7 @@ main() {
         sanitizer="$2"
         shift
         ;;
+      --keep-going) keep_going=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1) ;;
       --dry-run) DRY_RUN=true ;;
       -*) die "unknown option $1 (see --help)" ;;
       *)
@@ -118,16 +129,16 @@ main() {
       run cargo fuzz run "${build_args[@]}" "${target}" "${corpus}" "${FUZZ_DIR}/seeds" -- \
         -dict="${FUZZ_DIR}/dict/cloudfront.dict" -max_total_time=$((minutes * 60)) \
         -max_len=16384 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="${artifacts}/"
+        -artifact_prefix="${artifacts}/" "${keep_going[@]}"
       continue
     fi
     cargo fuzz run "${build_args[@]}" "${target}" "${corpus}" "${FUZZ_DIR}/seeds" -- \
       -dict="${FUZZ_DIR}/dict/cloudfront.dict" -max_total_time=$((minutes * 60)) \
       -max_len=16384 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="${artifacts}/" >"${log}" 2>&1 || rc=$?
+      -artifact_prefix="${artifacts}/" "${keep_going[@]}" >"${log}" 2>&1 || rc=$?
     local findings
     findings=$(($(find "${artifacts}" -type f | wc -l) - before))
-    if ((rc != 0)); then
+    if ((rc != 0 || findings > 0)); then
       failed=1
       echo "${target}: exit ${rc}; see ${log} and ${artifacts}/" >&2
       tail -n 30 "${log}" >&2
