@@ -25,6 +25,16 @@ data "aws_iam_policy_document" "lambda" {
     resources = [local.log_objects_arn]
   }
 
+  # The delivered-batches checkpoint of a retried object is a tag on the log
+  # object itself: read before processing, written before failing, removed
+  # after success (DeleteObjectTagging when it was the object's only tag).
+  statement {
+    sid       = "CheckpointLogObjects"
+    effect    = "Allow"
+    actions   = ["s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging"]
+    resources = [local.log_objects_arn]
+  }
+
   statement {
     sid       = "ReadDistributionTags"
     effect    = "Allow"

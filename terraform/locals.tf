@@ -60,6 +60,8 @@ locals {
     cequence_tls_insecure        = tostring(var.cequence_tls_insecure)
     # The function itself refuses http:// endpoints unless told otherwise.
     cequence_allow_insecure_endpoints = tostring(var.allow_insecure_endpoints)
+    # Batches the bridge refused for good are parked here, one message each.
+    cequence_failure_queue_url = aws_sqs_queue.failures.url
     # Empty (so dropped) unless realtime_logs is on.
     cequence_realtime_fields = local.realtime_fields_env
   }

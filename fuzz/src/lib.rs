@@ -17,8 +17,9 @@
 use std::io::Read;
 
 use cf_passive::core::batch::{Batch, BatchLimits};
+use cf_passive::core::object::ObjectId;
 use cf_passive::core::pipeline::{
-    process_object, BatchingSink, DistributionGate, Flow, ObjectRef, PipelineOptions, Processed,
+    process_object, BatchingSink, DistributionGate, Flow, PipelineOptions, Processed,
 };
 use cf_passive::core::reader::MAX_LINE_BYTES;
 use cf_passive::core::summary::MALFORMED_SAMPLES;
@@ -98,10 +99,7 @@ pub fn check(case: &Case<'_>) {
         plain_fields: case.plain_fields.clone(),
         ..PipelineOptions::default()
     };
-    let object = ObjectRef {
-        bucket: "fuzz-bucket",
-        key: case.key,
-    };
+    let object = ObjectId::new("fuzz-bucket", case.key);
     let mut transactions: Vec<Vec<u8>> = Vec::new();
     let mut batches: Vec<Batch> = Vec::new();
     let stop_after = case.stop_after_batches;
@@ -118,7 +116,7 @@ pub fn check(case: &Case<'_>) {
         };
         process_object(
             std::io::Cursor::new(case.object.clone()),
-            object,
+            &object,
             &options,
             &mut FuzzGate(case.gate),
             &mut sink,

@@ -4,9 +4,7 @@
 
 use std::io::{Cursor, Read, Write};
 
-use cf_passive::core::pipeline::{
-    process_object, AllowAll, BatchingSink, Flow, ObjectRef, PipelineOptions,
-};
+use cf_passive::core::pipeline::{process_object, AllowAll, BatchingSink, Flow, PipelineOptions};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -29,13 +27,11 @@ fn run_pipeline(bytes: &[u8]) -> u64 {
         std::hint::black_box(batch.body.len());
         Flow::Continue
     });
-    let object = ObjectRef {
-        bucket: "bench",
-        key: "E27FO14I29XXXX.2024-01-31-23.bench.gz",
-    };
+    let object =
+        cf_passive::core::object::ObjectId::new("bench", "E27FO14I29XXXX.2024-01-31-23.bench.gz");
     let processed = process_object(
         Cursor::new(bytes.to_vec()),
-        object,
+        &object,
         &options,
         &mut AllowAll,
         &mut sink,

@@ -9,9 +9,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::core::filter::not_a_log;
-use crate::core::pipeline::{
-    process_object, AllowAll, Flow, ObjectRef, PipelineOptions, TransactionSink,
-};
+use crate::core::object::ObjectId;
+use crate::core::pipeline::{process_object, AllowAll, Flow, PipelineOptions, TransactionSink};
 use crate::report;
 
 #[derive(Debug, Parser)]
@@ -44,10 +43,14 @@ pub enum Command {
     },
     /// Reprocess S3 objects, or the events in the failure queue, with the Lambda's code.
     Replay {
-        /// Drain this SQS queue (the Lambda's on-failure destination): each message is
-        /// deleted only after all of its objects were delivered.
-        #[arg(long, value_name = "QUEUE_URL")]
+        /// Drain the failure queue (default: cequence_failure_queue_url): Lambda's failed
+        /// events are replayed, parked batches sent exactly; a message is deleted only
+        /// once what it names was delivered.
+        #[arg(long, value_name = "QUEUE_URL", num_args = 0..=1, default_missing_value = "")]
         from_dlq: Option<String>,
+        /// Send objects from their first batch, ignoring their checkpoint tag.
+        #[arg(long)]
+        from_start: bool,
         /// Objects to reprocess, as s3://bucket/key.
         #[arg(value_name = "S3_URL", required_unless_present = "from_dlq")]
         objects: Vec<String>,
@@ -129,10 +132,9 @@ pub fn progress_bar(total_bytes: u64, label: &str) -> ProgressBar {
 
 /// A local file standing for the S3 object `s3://bucket/key`.
 pub struct LocalObject {
-    pub key: String,
-    /// A stable stand-in for an ETag: the same unchanged file gives the same
-    /// Idempotency-Keys, so re-sending it is deduplicated by the bridge.
-    pub version: String,
+    /// The object it stands for. Its version is a stable stand-in for an
+    /// ETag: the same unchanged file gives the same Idempotency-Keys.
+    pub id: ObjectId,
     pub reader: Progress<File>,
 }
 
@@ -147,18 +149,18 @@ pub enum Opened {
 
 /// Opens `path` as the object it stands for, with a single `stat`.
 pub fn open_object(path: &Path, bucket: &str, key: Option<&str>) -> Opened {
-    let key = local_key(path, key);
+    let id = ObjectId::new(bucket, local_key(path, key));
     let opened = File::open(path).and_then(|file| Ok((file.metadata()?, file)));
     let (metadata, file) = match opened {
         Ok(opened) => opened,
         Err(e) => {
-            tracing::error!("s3://{bucket}/{key}: cannot open {}: {e}", path.display());
+            tracing::error!("{id}: cannot open {}: {e}", path.display());
             return Opened::Failed;
         }
     };
     let size = metadata.len();
-    if let Some(reason) = not_a_log(&key, Some(size)) {
-        tracing::debug!("s3://{bucket}/{key}: not a log ({reason:?}), skipped");
+    if let Some(reason) = not_a_log(&id.key, Some(size)) {
+        tracing::debug!("{id}: not a log ({reason:?}), skipped");
         return Opened::NotALog;
     }
     let modified = metadata
@@ -169,8 +171,7 @@ pub fn open_object(path: &Path, bucket: &str, key: Option<&str>) -> Opened {
         .unwrap_or_default();
     let bar = progress_bar(size, &path.display().to_string());
     Opened::Object(LocalObject {
-        key,
-        version: format!("local-{size}-{modified}"),
+        id: id.with_version(format!("local-{size}-{modified}")),
         reader: Progress { inner: file, bar },
     })
 }
@@ -205,15 +206,11 @@ pub fn dry_run(
                 continue;
             }
         };
-        let object_ref = ObjectRef {
-            bucket,
-            key: &object.key,
-        };
         let bar = object.reader.bar_handle();
         let processed =
-            process_object(object.reader, object_ref, options, &mut AllowAll, &mut sink);
+            process_object(object.reader, &object.id, options, &mut AllowAll, &mut sink);
         bar.finish_and_clear();
-        report::log_summary(&object_ref.url(), &processed.summary);
+        report::log_summary(&object.id, &processed.summary);
         if let Some(error) = processed.error {
             tracing::error!("{error}. The records before the fault were emitted; fix or re-upload the object and run again.");
             failures += 1;

@@ -8,6 +8,7 @@ use crate::core::batch::BatchLimits;
 use crate::core::filter::{StaticFilter, DEFAULT_SKIP_EXTENSIONS};
 use crate::core::pipeline::PipelineOptions;
 use crate::core::redact::{RedactSpec, MIN_KEY_BYTES};
+pub use crate::delivery::SecretSource;
 use crate::delivery::{join_url, AuthStyle, Settings};
 use crate::secret::SecretString;
 
@@ -32,56 +33,12 @@ pub enum LogFormat {
     Text,
 }
 
-/// Where the OAuth client secret comes from.
-#[derive(Debug, Clone)]
-pub enum SecretSource {
-    /// `cequence_client_secret`, held redacted.
-    Value(SecretString),
-    /// `cequence_client_secret_arn`: read from Secrets Manager once per container.
-    SecretsManager { arn: String },
-}
-
 /// `cequence_redact` and where its HMAC key comes from.
 #[derive(Debug, Clone)]
 pub struct RedactConfig {
     pub spec: RedactSpec,
     /// `cequence_redact_key` (local runs) or `cequence_redact_key_secret_arn`.
     pub key: SecretSource,
-}
-
-/// Bridge settings, present unless running a dry run.
-#[derive(Debug, Clone)]
-pub struct BridgeConfig {
-    pub auth_endpoint: String,
-    pub client_id: String,
-    pub client_secret: SecretSource,
-    pub auth_style: AuthStyle,
-    pub transactions_url: String,
-    pub gzip: bool,
-    pub max_in_flight: usize,
-    pub http_timeout: Duration,
-    pub retry_max_elapsed: Duration,
-    pub ca_cert_pem: Option<String>,
-    pub tls_insecure: bool,
-}
-
-impl BridgeConfig {
-    /// Delivery settings once the secret is known.
-    pub fn delivery_settings(&self, client_secret: SecretString) -> Settings {
-        Settings {
-            auth_endpoint: self.auth_endpoint.clone(),
-            client_id: self.client_id.clone(),
-            client_secret,
-            auth_style: self.auth_style,
-            transactions_url: self.transactions_url.clone(),
-            gzip: self.gzip,
-            max_in_flight: self.max_in_flight,
-            http_timeout: self.http_timeout,
-            retry_max_elapsed: self.retry_max_elapsed,
-            ca_cert_pem: self.ca_cert_pem.clone(),
-            tls_insecure: self.tls_insecure,
-        }
-    }
 }
 
 /// Everything the program is configured with.
@@ -91,11 +48,19 @@ pub struct Config {
     pub log_format: LogFormat,
     pub pipeline: PipelineOptions,
     /// `None` for a dry run that needs no bridge.
-    pub bridge: Option<BridgeConfig>,
+    pub bridge: Option<Settings>,
     pub require_enabled_tag: bool,
     pub tag_cache_ttl: Duration,
     /// How many records of one S3 event are processed at once.
     pub max_concurrent_objects: usize,
+    /// `cequence_failure_queue_url`: where refused batches are parked (and
+    /// what `replay --from-dlq` drains by default).
+    pub failure_queue_url: Option<String>,
+    /// `AWS_LAMBDA_FUNCTION_NAME`: names the metrics; set only under Lambda.
+    pub function_name: Option<String>,
+    /// `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3` is set (an emulator):
+    /// S3 is then addressed path-style.
+    pub aws_endpoint_override: bool,
     /// `None` unless `cequence_redact` names something to redact.
     pub redact: Option<RedactConfig>,
 }
@@ -205,6 +170,12 @@ fn ca_cert(value: Option<String>) -> Result<Option<String>, ConfigError> {
     Ok(Some(pem))
 }
 
+/// Whether the process runs under the Lambda runtime
+/// (`AWS_LAMBDA_RUNTIME_API` set): decides between function and command line.
+pub fn under_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
 impl Config {
     /// Reads the process environment. Call once, at start-up.
     pub fn from_env(needs: Needs) -> Result<Config, ConfigError> {
@@ -293,6 +264,20 @@ impl Config {
             )?),
             max_concurrent_objects: vars.number("cequence_max_concurrent_objects", 4, 1, 64)?
                 as usize,
+            failure_queue_url: match vars.get("cequence_failure_queue_url") {
+                Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url),
+                Some(other) => {
+                    return Err(problem(
+                        "cequence_failure_queue_url",
+                        format!("expected an SQS queue URL, got {other:?}"),
+                    ))
+                }
+                None => None,
+            },
+            function_name: (vars.lookup)("AWS_LAMBDA_FUNCTION_NAME").filter(|n| !n.is_empty()),
+            aws_endpoint_override: ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+                .iter()
+                .any(|name| (vars.lookup)(name).is_some_and(|v| !v.is_empty())),
             redact: Config::redact(&vars, in_lambda)?,
         })
     }
@@ -338,7 +323,7 @@ impl Config {
         Ok(Some(RedactConfig { spec, key }))
     }
 
-    fn bridge<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<BridgeConfig, ConfigError> {
+    fn bridge<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, ConfigError> {
         let allow_http = vars.bool("cequence_allow_insecure_endpoints", false)?;
         let auth_endpoint = vars.url("cequence_auth_endpoint", allow_http)?;
         let edge_endpoint = vars.url("cequence_edge_endpoint", allow_http)?;
@@ -377,7 +362,7 @@ impl Config {
                 ))
             }
         };
-        Ok(BridgeConfig {
+        Ok(Settings {
             auth_endpoint,
             client_id: vars.required("cequence_client_id")?,
             client_secret,

@@ -9,7 +9,7 @@ use cf_passive::cli::{Cli, Command};
 use cf_passive::config::{Config, LogFormat, Needs};
 
 fn main() -> ExitCode {
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    if cf_passive::config::under_lambda() {
         return lambda();
     }
     let cli = Cli::parse();
@@ -20,16 +20,20 @@ fn main() -> ExitCode {
             bucket,
             files,
         } => {
-            let Some(mut config) = load(Needs::NoBridge) else {
+            let Some(config) = load(Needs::NoBridge) else {
                 return ExitCode::from(2);
             };
             // The dry run shows what would be sent, so it redacts too.
-            if let Err(e) = runtime().block_on(cf_passive::app::resolve_redactor(&mut config, None))
+            let options = match runtime()
+                .block_on(cf_passive::app::wiring::pipeline_options(&config, None))
             {
-                tracing::error!("{e}");
-                return ExitCode::from(2);
-            }
-            match cf_passive::cli::dry_run(&config.pipeline, &files, &bucket, key.as_deref()) {
+                Ok(options) => options,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match cf_passive::cli::dry_run(&options, &files, &bucket, key.as_deref()) {
                 0 => ExitCode::SUCCESS,
                 _ => ExitCode::FAILURE,
             }
@@ -43,21 +47,26 @@ fn main() -> ExitCode {
             let Some(config) = load(Needs::Bridge) else {
                 return ExitCode::from(2);
             };
-            runtime().block_on(cf_passive::app::process_files(
+            runtime().block_on(cf_passive::app::wiring::process(
                 config,
                 &files,
                 &bucket,
                 key.as_deref(),
             ))
         }
-        Command::Replay { from_dlq, objects } => {
+        Command::Replay {
+            from_dlq,
+            from_start,
+            objects,
+        } => {
             let Some(config) = load(Needs::Bridge) else {
                 return ExitCode::from(2);
             };
-            runtime().block_on(cf_passive::app::replay(
+            runtime().block_on(cf_passive::app::wiring::replay(
                 config,
                 &objects,
                 from_dlq.as_deref(),
+                from_start,
             ))
         }
     }
@@ -69,7 +78,7 @@ fn lambda() -> ExitCode {
     let Some(config) = load(Needs::Bridge) else {
         return ExitCode::FAILURE;
     };
-    match runtime().block_on(cf_passive::app::run_lambda(config)) {
+    match runtime().block_on(cf_passive::app::wiring::run_lambda(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("the Lambda runtime stopped: {e}");

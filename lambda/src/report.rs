@@ -8,9 +8,9 @@ use tracing::info;
 use crate::core::summary::Summary;
 
 /// One INFO event per object with every count.
-pub fn log_summary(object: &str, summary: &Summary) {
+pub fn log_summary(object: &impl std::fmt::Display, summary: &Summary) {
     info!(
-        object,
+        object = %object,
         lines = summary.lines,
         transactions = summary.transactions,
         skipped_static = summary.skipped_static,
@@ -18,6 +18,7 @@ pub fn log_summary(object: &str, summary: &Summary) {
         no_distribution = summary.no_distribution,
         malformed = summary.malformed,
         batches = summary.batches,
+        skipped_batches = summary.skipped_batches,
         retries = summary.retries,
         failed = summary.failed_batches,
         elapsed_ms = summary.elapsed.as_millis() as u64,
@@ -67,7 +68,10 @@ pub fn emf_line(function_name: &str, summary: &Summary, now_ms: u128) -> String 
             }]
         },
         "FunctionName": function_name,
-        "TransactionsSent": summary.transactions.saturating_sub(summary.failed_transactions),
+        "TransactionsSent": summary
+            .transactions
+            .saturating_sub(summary.failed_transactions)
+            .saturating_sub(summary.skipped_transactions),
         "SkippedStatic": summary.skipped_static,
         "Malformed": summary.malformed,
         "FailedBatches": summary.failed_batches,

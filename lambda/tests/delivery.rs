@@ -24,7 +24,7 @@ fn settings(auth_endpoint: &str, transactions_url: &str) -> Settings {
     Settings {
         auth_endpoint: auth_endpoint.to_string(),
         client_id: "cf-passive-test".into(),
-        client_secret: SecretString::from(SECRET),
+        client_secret: SecretString::from(SECRET).into(),
         auth_style: AuthStyle::Basic,
         transactions_url: transactions_url.to_string(),
         gzip: true,
@@ -201,7 +201,7 @@ async fn wrong_secret_is_one_clear_permanent_error_not_a_storm() {
     let b = bridge(BridgeConfig::default()).await;
     let mut s = settings(&oauth.token_url(), &b.transactions_url());
     let wrong = "wrong-secret-5a5a5a";
-    s.client_secret = SecretString::from(wrong);
+    s.client_secret = SecretString::from(wrong).into();
     let d = Delivery::new(s).unwrap();
     let mut od = d.object(object());
     for batch in batches(10, 3) {

@@ -10,12 +10,18 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
-use cf_passive::aws::handler::{Handler, HandlerError, ObjectOutcome};
-use cf_passive::aws::s3::S3Store;
-use cf_passive::aws::tags::CloudFrontTags;
+use cf_passive::app::forward::Plan;
+use cf_passive::app::parked::ParkedBatch;
+use cf_passive::app::replay::drain_failure_queue;
+use cf_passive::app::sources::ObjectEvent;
+use cf_passive::app::{App, Disposition, HandlerError, Runner};
+use cf_passive::aws::s3::{ObjectStore, S3Store};
+use cf_passive::aws::sqs::{FailureQueue, SqsQueue};
+use cf_passive::aws::tags::{CloudFrontTags, TagSource};
+use cf_passive::core::checkpoint::{batch_fingerprint, CHECKPOINT_TAG};
+use cf_passive::core::object::ObjectId;
 use cf_passive::core::pipeline::PipelineOptions;
-use cf_passive::delivery::{AuthStyle, Delivery, Settings};
-use cf_passive::forward::{Forwarder, NoTags, TagSource};
+use cf_passive::delivery::{AuthStyle, Delivery, SecretSource, Settings};
 use cf_passive::secret::SecretString;
 use cf_passive_testkit::{
     BridgeConfig, BridgeReceiver, MotoServer, OAuthConfig, OAuthTestServer, RunningBridge,
@@ -112,7 +118,7 @@ impl Env {
         Delivery::new(Settings {
             auth_endpoint: self.oauth.token_url(),
             client_id: oauth.client_id.clone(),
-            client_secret: SecretString::from(oauth.client_secret.clone()),
+            client_secret: SecretSource::Value(SecretString::from(oauth.client_secret.clone())),
             auth_style: AuthStyle::Basic,
             transactions_url: self.bridge.transactions_url(),
             gzip: true,
@@ -125,25 +131,51 @@ impl Env {
         .unwrap()
     }
 
-    fn handler<T: TagSource>(&self, tags: Option<Arc<T>>) -> Handler<S3Store, T> {
-        Handler {
-            store: S3Store {
+    fn handler(&self, tags: Option<Arc<dyn TagSource>>) -> App {
+        self.app(tags, None, Runner::Lambda)
+    }
+
+    fn app(
+        &self,
+        tags: Option<Arc<dyn TagSource>>,
+        queue: Option<Arc<dyn FailureQueue>>,
+        runner: Runner,
+    ) -> App {
+        let options = PipelineOptions {
+            batch_limits: cf_passive::core::batch::BatchLimits {
+                max_transactions: 200,
+                max_bytes: 1 << 20,
+            },
+            ..PipelineOptions::default()
+        };
+        App {
+            fingerprint: batch_fingerprint(&options),
+            options,
+            delivery: self.delivery(),
+            store: Some(Arc::new(S3Store {
                 client: s3(&self.sdk),
-            },
-            forwarder: Forwarder {
-                options: PipelineOptions {
-                    batch_limits: cf_passive::core::batch::BatchLimits {
-                        max_transactions: 200,
-                        max_bytes: 1 << 20,
-                    },
-                    ..PipelineOptions::default()
-                },
-                delivery: self.delivery(),
-                tags,
-            },
-            max_concurrent_objects: 3,
+            })),
+            tags,
+            queue,
             function_name: Some("cf-passive-test".into()),
+            max_concurrent_objects: 3,
+            runner,
         }
+    }
+
+    /// A fresh SQS queue on moto.
+    async fn queue(&self) -> Arc<SqsQueue> {
+        let client = aws_sdk_sqs::Client::new(&self.sdk);
+        let url = client
+            .create_queue()
+            .queue_name(unique("failures"))
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url()
+            .unwrap()
+            .to_string();
+        Arc::new(SqsQueue { client, url })
     }
 
     async fn put(&self, key: &str, body: Vec<u8>) {
@@ -217,10 +249,9 @@ fn expected_ids(text: &[u8], key: &str) -> std::collections::BTreeSet<String> {
         }
     }
     let mut ids = Ids(Default::default());
-    let object = cf_passive::core::pipeline::ObjectRef { bucket: "b", key };
     cf_passive::core::pipeline::process_object(
         std::io::Cursor::new(text.to_vec()),
-        object,
+        &ObjectId::new("b", key),
         &PipelineOptions::default(),
         &mut cf_passive::core::pipeline::AllowAll,
         &mut ids,
@@ -257,7 +288,7 @@ async fn streams_a_large_object_and_delivers_every_transaction() {
     let text = generated(3, 60_000); // ~20 MB uncompressed
     let key = "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.large.gz";
     env.put(key, gzip(&text)).await;
-    let handler = env.handler::<NoTags>(None);
+    let handler = env.handler(None);
     let out = handler
         .handle(&json!({"Records": [record(&env.bucket, key, 1)]}))
         .await
@@ -281,7 +312,7 @@ async fn keys_with_spaces_and_unicode_are_decoded() {
         "cloudfront-logs/my logs/caf\u{e9} \u{2713}+plus/E2EXAMPLE1.2024-01-31-23.a1b2c3d4.gz";
     let text = legacy_fixture();
     env.put(key, gzip(&text)).await;
-    let handler = env.handler::<NoTags>(None);
+    let handler = env.handler(None);
     handler
         .handle(&json!({"Records": [record(&env.bucket, key, 10)]}))
         .await
@@ -297,19 +328,18 @@ async fn keys_with_spaces_and_unicode_are_decoded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_object_is_skipped_with_a_warning_not_retried() {
     let env = env("").await;
-    let handler = env.handler::<NoTags>(None);
+    let handler = env.handler(None);
     let key = "cloudfront-logs/E2EXAMPLE1.2024-01-31-23.gone.gz";
     let outcome = handler
-        .handle_object(&cf_passive::aws::event::ObjectEvent {
-            bucket: env.bucket.clone(),
-            key: key.into(),
-            size: Some(10),
-        })
+        .s3_object(
+            &ObjectEvent {
+                object: ObjectId::new(&env.bucket, key),
+                size: Some(10),
+            },
+            &Plan::Resume,
+        )
         .await;
-    assert!(
-        matches!(outcome, ObjectOutcome::Skipped(ref m) if m.contains("does not exist")),
-        "{outcome:?}"
-    );
+    assert_eq!(outcome.disposition, Disposition::Skipped, "{outcome:?}");
     assert!(handler
         .handle(&json!({"Records": [record(&env.bucket, key, 10)]}))
         .await
@@ -340,7 +370,7 @@ async fn every_record_of_a_multi_record_event_and_an_sqs_wrapped_one() {
         "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.empty.gz",
         0,
     ));
-    let handler = env.handler::<NoTags>(None);
+    let handler = env.handler(None);
     let direct = json!({"Records": records[..2]});
     let out = handler.handle(&direct).await.unwrap();
     assert_eq!(out["objects"], 2);
@@ -357,7 +387,7 @@ async fn every_record_of_a_multi_record_event_and_an_sqs_wrapped_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_test_event_is_acknowledged_and_sends_nothing() {
     let env = env("").await;
-    let handler = env.handler::<NoTags>(None);
+    let handler = env.handler(None);
     let out = handler
         .handle(&json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2024-02-01T00:00:00.000Z", "Bucket": env.bucket, "RequestId": "x", "HostId": "y"}))
         .await
@@ -482,7 +512,7 @@ async fn only_distributions_tagged_enabled_are_forwarded() {
         None,
         Duration::from_secs(300),
     ));
-    let handler = env.handler(Some(tags));
+    let handler = env.handler(Some(tags as Arc<dyn TagSource>));
     handler.handle(&json!({"Records": records})).await.unwrap();
     let distributions: std::collections::BTreeSet<String> = env
         .bridge
@@ -512,7 +542,7 @@ async fn a_failed_tag_lookup_fails_the_invocation_and_forwards_nothing() {
         Some(ACCOUNT.into()),
         Duration::from_secs(300),
     ));
-    let handler = env.handler(Some(tags));
+    let handler = env.handler(Some(tags as Arc<dyn TagSource>));
     let err = handler
         .handle(&json!({"Records": [record(&env.bucket, key, 1)]}))
         .await
@@ -523,24 +553,154 @@ async fn a_failed_tag_lookup_fails_the_invocation_and_forwards_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_batch_fails_the_invocation_and_a_replay_reuses_the_keys() {
-    let env = env("400").await;
+async fn a_refused_batch_is_parked_on_sqs_and_replayed_from_it() {
+    let env = env("").await;
     let key = "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.refused.gz";
     let text = generated(21, 700);
     env.put(key, gzip(&text)).await;
-    let handler = env.handler::<NoTags>(None);
+    let head = s3(&env.sdk)
+        .head_object()
+        .bucket(&env.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let etag = head.e_tag().unwrap().trim_matches('"').to_string();
+    let refused = cf_passive::delivery::idempotency_key(
+        &ObjectId::new(&env.bucket, key).with_version(&etag),
+        1,
+    );
+    env.bridge
+        .set_faults(format!("400@key={refused}").parse().unwrap());
+    let queue = env.queue().await;
+    let handler = env.app(None, Some(queue.clone()), Runner::Lambda);
+    let event = json!({"Records": [record(&env.bucket, key, 1)]});
+    let out = handler
+        .handle(&event)
+        .await
+        .expect("a 400 is not retried by AWS");
+    assert_eq!(out["parked_batches"], 1, "{out}");
+    let attempts = env
+        .bridge
+        .requests()
+        .iter()
+        .filter(|r| r.idempotency_key.as_deref() == Some(refused.as_str()))
+        .count();
+    assert_eq!(attempts, 1);
+
+    // The message on SQS names the object, its ETag, the batch, the status.
+    let messages = queue.receive(10, 0).await.unwrap();
+    assert_eq!(messages.len(), 1);
+    let parked = ParkedBatch::from_body(&messages[0].body).unwrap();
+    assert_eq!(parked.object, format!("s3://{}/{key}", env.bucket));
+    assert_eq!(
+        (parked.version.as_str(), parked.batch, parked.status),
+        (etag.as_str(), 1, 400)
+    );
+
+    // Fixed: replay --from-dlq sends exactly that batch and deletes the message.
+    env.bridge.set_faults(Default::default());
+    let before = env.bridge.requests().len();
+    let operator = env.app(None, Some(queue.clone()), Runner::Command);
+    let drained = drain_failure_queue(&operator, queue.as_ref()).await;
+    assert_eq!((drained.deleted, drained.failures), (1, 0), "{drained:?}");
+    assert_eq!(env.bridge.requests().len(), before + 1);
+    assert_eq!(env.ids(), expected_ids(&text, key));
+    assert!(queue.receive(10, 0).await.unwrap().is_empty(), "deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoint_tags_on_s3_keep_the_owners_tags() {
+    let env = env("").await;
+    let key = "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.tags.gz";
+    env.put(key, gzip(&legacy_fixture())).await;
+    let store = S3Store {
+        client: s3(&env.sdk),
+    };
+    let object = ObjectId::new(&env.bucket, key);
+    assert_eq!(store.get_tag(&object, CHECKPOINT_TAG).await.unwrap(), None);
+    store
+        .set_tag(&object, "owner", Some("team-a"))
+        .await
+        .unwrap();
+    store
+        .set_tag(&object, CHECKPOINT_TAG, Some("3:00ff00ff00ff00ff"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_tag(&object, CHECKPOINT_TAG)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("3:00ff00ff00ff00ff")
+    );
+    store.set_tag(&object, CHECKPOINT_TAG, None).await.unwrap();
+    assert_eq!(store.get_tag(&object, CHECKPOINT_TAG).await.unwrap(), None);
+    assert_eq!(
+        store.get_tag(&object, "owner").await.unwrap().as_deref(),
+        Some("team-a")
+    );
+    // Our tag alone: removing it leaves no tag set (DeleteObjectTagging).
+    store.set_tag(&object, "owner", None).await.unwrap();
+    store
+        .set_tag(&object, CHECKPOINT_TAG, Some("1:ab"))
+        .await
+        .unwrap();
+    store.set_tag(&object, CHECKPOINT_TAG, None).await.unwrap();
+    let left = s3(&env.sdk)
+        .get_object_tagging()
+        .bucket(&env.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.tag_set().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_outage_leaves_a_checkpoint_on_s3_and_the_retry_resumes_there() {
+    let env = env("").await;
+    let key = "cloudfront-logs/E27FO14I29XXXX.2024-01-31-23.outage.gz";
+    let text = generated(31, 1500);
+    env.put(key, gzip(&text)).await;
+    let etag = s3(&env.sdk)
+        .head_object()
+        .bucket(&env.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let id = ObjectId::new(&env.bucket, key).with_version(&etag);
+    let failing = cf_passive::delivery::idempotency_key(&id, 3);
+    env.bridge
+        .set_faults(format!("503@key={failing}").parse().unwrap());
+    let handler = env.handler(None);
     let event = json!({"Records": [record(&env.bucket, key, 1)]});
     let err = handler.handle(&event).await.unwrap_err();
-    let diagnostic: lambda_runtime::Diagnostic = err.into();
-    assert_eq!(diagnostic.error_type, "CfPassive.Retryable");
-    assert!(diagnostic.error_message.contains(key));
-    let first_keys: std::collections::BTreeSet<String> = env.keys();
-    // The retry (what AWS does, or `replay`) delivers everything, under the same keys.
+    assert!(matches!(err, HandlerError::Retryable { .. }), "{err}");
+    let store = S3Store {
+        client: s3(&env.sdk),
+    };
+    let tag = store.get_tag(&id, CHECKPOINT_TAG).await.unwrap().unwrap();
+    assert!(tag.starts_with("3:"), "{tag}");
+
+    env.bridge.set_faults(Default::default());
     handler.handle(&event).await.unwrap();
+    assert_eq!(store.get_tag(&id, CHECKPOINT_TAG).await.unwrap(), None);
     assert_eq!(env.ids(), expected_ids(&text, key));
-    let all_keys: std::collections::BTreeSet<String> = env.keys();
-    assert_eq!(
-        first_keys, all_keys,
-        "the same object yields the same Idempotency-Keys"
-    );
+    for index in 0..3 {
+        let key = cf_passive::delivery::idempotency_key(&id, index);
+        let sent = env
+            .bridge
+            .requests()
+            .iter()
+            .filter(|r| r.idempotency_key.as_deref() == Some(key.as_str()))
+            .count();
+        assert_eq!(sent, 1, "batch {index} is not sent again");
+    }
 }

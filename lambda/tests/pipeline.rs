@@ -5,8 +5,8 @@ use std::io::{Cursor, Write};
 use std::path::PathBuf;
 
 use cf_passive::core::pipeline::{
-    process_object, AllowAll, DistributionGate, Flow, ObjectRef, PipelineError, PipelineOptions,
-    Processed, TransactionSink,
+    process_object, AllowAll, DistributionGate, Flow, PipelineError, PipelineOptions, Processed,
+    TransactionSink,
 };
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -38,13 +38,10 @@ impl TransactionSink for Collect {
 
 fn run_with(bytes: Vec<u8>, key: &str, gate: &mut dyn DistributionGate) -> (Vec<Value>, Processed) {
     let mut sink = Collect::default();
-    let object = ObjectRef {
-        bucket: "logs-bucket",
-        key,
-    };
+    let object = cf_passive::core::object::ObjectId::new("logs-bucket", key);
     let processed = process_object(
         Cursor::new(bytes),
-        object,
+        &object,
         &PipelineOptions::default(),
         gate,
         &mut sink,

@@ -335,11 +335,15 @@ def test_lambda_environment_has_secret_arn_not_secret(cfg):
 def test_lambda_environment_names_are_the_variable_names(cfg):
     env = cfg.locals["lambda_environment_all"]
     settings = {name for name in cfg.variables if name.startswith("cequence_")} - {"cequence_client_secret"}
-    assert set(env) == settings | {"cequence_client_secret_arn", "cequence_allow_insecure_endpoints", "cequence_realtime_fields"}
+    assert set(env) == settings | {
+        "cequence_client_secret_arn", "cequence_allow_insecure_endpoints", "cequence_realtime_fields",
+        "cequence_failure_queue_url"}
     for name in settings:
         assert env[name] in (f"${{var.{name}}}", f"${{tostring(var.{name})}}"), (name, env[name])
     # Terraform's http:// allowance must reach the function, or its cold start refuses the endpoint.
     assert env["cequence_allow_insecure_endpoints"] == "${tostring(var.allow_insecure_endpoints)}"
+    # Refused batches are parked on the queue that already receives failed events.
+    assert env["cequence_failure_queue_url"] == "${aws_sqs_queue.failures.url}"
 
 
 def test_plain_secret_only_reaches_secrets_manager(cfg):
@@ -484,6 +488,11 @@ def test_object_ownership_and_legacy_acl(cfg):
 
 EXPECTED_LAMBDA_STATEMENTS = {
     "ReadLogObjects": (["s3:GetObject"], ["${local.log_objects_arn}"]),
+    # The checkpoint tag of a retried object (contract section 7), on the log objects only.
+    "CheckpointLogObjects": (
+        ["s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging"],
+        ["${local.log_objects_arn}"],
+    ),
     "ReadDistributionTags": (
         ["cloudfront:ListTagsForResource"],
         ["arn:${local.partition}:cloudfront::${local.account_id}:distribution/*"],

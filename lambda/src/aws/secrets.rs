@@ -2,57 +2,77 @@
 //! secret and, when redaction is on, the redaction key.
 
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use futures_util::FutureExt;
 
+use super::AdapterFuture;
 use crate::secret::SecretString;
 
-/// Reads the secret. A raw `SecretString` is the client secret; a JSON object
-/// with a `client_secret` (or `cequence_client_secret`) key is accepted too.
-pub async fn read_client_secret(
-    client: &aws_sdk_secretsmanager::Client,
-    arn: &str,
-) -> Result<SecretString, String> {
-    let output = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot read cequence_client_secret_arn {arn}: {} (check secretsmanager:GetSecretValue on it)",
-                e.message().map(str::to_string).unwrap_or_else(|| e.to_string())
-            )
-        })?;
-    let text = output
-        .secret_string()
-        .ok_or_else(|| format!("secret {arn} has no SecretString"))?;
-    Ok(SecretString::from(extract(text)))
+/// Reads the OAuth client secret named by `cequence_client_secret_arn`.
+pub trait SecretReader: Send + Sync {
+    fn client_secret<'a>(&'a self, arn: &'a str)
+        -> AdapterFuture<'a, Result<SecretString, String>>;
 }
 
-/// Reads the redaction key (`cequence_redact_key_secret_arn`). A raw
-/// `SecretString` is the key; a JSON object with a `redact_key` (or
-/// `cequence_redact_key`) key is accepted too.
-pub async fn read_redact_key(
-    client: &aws_sdk_secretsmanager::Client,
-    arn: &str,
-) -> Result<SecretString, String> {
-    let output = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot read cequence_redact_key_secret_arn {arn}: {} (check secretsmanager:GetSecretValue on it)",
-                e.message().map(str::to_string).unwrap_or_else(|| e.to_string())
-            )
-        })?;
-    let text = output
-        .secret_string()
-        .ok_or_else(|| format!("secret {arn} has no SecretString"))?;
-    Ok(SecretString::from(extract_named(
-        text,
-        &["redact_key", "cequence_redact_key"],
-    )))
+/// The real Secrets Manager.
+#[derive(Debug, Clone)]
+pub struct SecretsManager {
+    pub client: aws_sdk_secretsmanager::Client,
+}
+
+impl SecretReader for SecretsManager {
+    /// A raw `SecretString` is the client secret; a JSON object with a
+    /// `client_secret` (or `cequence_client_secret`) key is accepted too.
+    fn client_secret<'a>(
+        &'a self,
+        arn: &'a str,
+    ) -> AdapterFuture<'a, Result<SecretString, String>> {
+        async move {
+            let output = self
+                .client
+                .get_secret_value()
+                .secret_id(arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot read cequence_client_secret_arn {arn}: {} (check secretsmanager:GetSecretValue on it)",
+                        e.message().map(str::to_string).unwrap_or_else(|| e.to_string())
+                    )
+                })?;
+            let text = output
+                .secret_string()
+                .ok_or_else(|| format!("secret {arn} has no SecretString"))?;
+            Ok(SecretString::from(extract(text)))
+        }
+        .boxed()
+    }
+}
+
+impl SecretsManager {
+    /// Reads the redaction key (`cequence_redact_key_secret_arn`). A raw
+    /// `SecretString` is the key; a JSON object with a `redact_key` (or
+    /// `cequence_redact_key`) key is accepted too.
+    pub async fn redact_key(&self, arn: &str) -> Result<SecretString, String> {
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot read cequence_redact_key_secret_arn {arn}: {} (check secretsmanager:GetSecretValue on it)",
+                    e.message().map(str::to_string).unwrap_or_else(|| e.to_string())
+                )
+            })?;
+        let text = output
+            .secret_string()
+            .ok_or_else(|| format!("secret {arn} has no SecretString"))?;
+        Ok(SecretString::from(extract_named(
+            text,
+            &["redact_key", "cequence_redact_key"],
+        )))
+    }
 }
 
 fn extract(text: &str) -> String {

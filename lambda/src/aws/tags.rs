@@ -6,8 +6,31 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::error::ProvideErrorMetadata;
+use futures_util::FutureExt;
 
-use crate::forward::{TagSource, TagState};
+use super::AdapterFuture;
+
+/// The `cequence-enabled` state of a distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagState {
+    Enabled,
+    Disabled,
+    /// The distribution does not exist (`NoSuchResource`).
+    Missing,
+}
+
+/// Looks up a distribution's `cequence-enabled` tag (CloudFront in
+/// production; a map in tests). Errors are retryable by nature. Where the
+/// check is turned off there is no `TagSource` at all (`None`).
+pub trait TagSource: Send + Sync {
+    fn tag_state<'a>(
+        &'a self,
+        distribution_id: &'a str,
+    ) -> AdapterFuture<'a, Result<TagState, String>>;
+
+    /// The invoked function's account, when the event tells it.
+    fn learn_account_id(&self, _account_id: &str) {}
+}
 
 pub const ENABLED_TAG: &str = "cequence-enabled";
 
@@ -37,11 +60,6 @@ impl CloudFrontTags {
             ttl,
             cache: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Sets the account id once (from the invoked function's ARN).
-    pub fn learn_account_id(&self, account_id: &str) {
-        let _ = self.account_id.set(account_id.to_string());
     }
 
     fn cached(&self, id: &str) -> Option<TagState> {
@@ -101,16 +119,27 @@ impl CloudFrontTags {
 }
 
 impl TagSource for CloudFrontTags {
-    async fn tag_state(&self, distribution_id: &str) -> Result<TagState, String> {
-        if let Some(state) = self.cached(distribution_id) {
-            return Ok(state);
+    fn tag_state<'a>(
+        &'a self,
+        distribution_id: &'a str,
+    ) -> AdapterFuture<'a, Result<TagState, String>> {
+        async move {
+            if let Some(state) = self.cached(distribution_id) {
+                return Ok(state);
+            }
+            let state = self.lookup(distribution_id).await?;
+            self.cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(distribution_id.to_string(), (Instant::now(), state));
+            Ok(state)
         }
-        let state = self.lookup(distribution_id).await?;
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(distribution_id.to_string(), (Instant::now(), state));
-        Ok(state)
+        .boxed()
+    }
+
+    /// Sets the account id once (from the invoked function's ARN).
+    fn learn_account_id(&self, account_id: &str) {
+        let _ = self.account_id.set(account_id.to_string());
     }
 }
 

@@ -13,6 +13,7 @@ use super::batch::{Batch, BatchLimits, Batcher};
 use super::distribution::distribution_from_key;
 use super::fields::Field;
 use super::filter::StaticFilter;
+use super::object::ObjectId;
 use super::parse::{Line, Parser};
 use super::reader::{LineReader, RawLine, MAX_LINE_BYTES};
 use super::redact::Redactor;
@@ -28,19 +29,6 @@ pub struct PipelineOptions {
     pub plain_fields: Vec<String>,
     /// `cequence_redact` with its key, once the key has been read.
     pub redactor: Option<Arc<Redactor>>,
-}
-
-/// The object being processed.
-#[derive(Debug, Clone, Copy)]
-pub struct ObjectRef<'a> {
-    pub bucket: &'a str,
-    pub key: &'a str,
-}
-
-impl ObjectRef<'_> {
-    pub fn url(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
-    }
 }
 
 /// Whether the caller wants more transactions.
@@ -154,7 +142,7 @@ pub struct Processed {
 /// Runs one object through the pipeline.
 pub fn process_object<R, G, S>(
     source: R,
-    object: ObjectRef<'_>,
+    object: &ObjectId,
     options: &PipelineOptions,
     gate: &mut G,
     sink: &mut S,
@@ -165,12 +153,12 @@ where
     S: TransactionSink + ?Sized,
 {
     let started = Instant::now();
-    let log_object = object.url();
+    let log_object = object.to_string();
     let mut summary = Summary::default();
     let mut error = None;
     let mut stopped_early = false;
 
-    let key_distribution = distribution_from_key(object.key).map(str::to_string);
+    let key_distribution = distribution_from_key(&object.key).map(str::to_string);
     let mut decisions: HashMap<String, bool> = HashMap::new();
     let mut parser = Parser::with_fields(&options.plain_fields);
     let mut encoded = Vec::with_capacity(2048);

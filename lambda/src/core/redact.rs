@@ -119,6 +119,20 @@ impl RedactSpec {
     }
 }
 
+/// The spec in its canonical form (`cookie-values,query:token,header:x`):
+/// what is logged at start-up and fingerprinted with the batch settings.
+impl fmt::Display for RedactSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut items: Vec<String> = Vec::new();
+        if self.cookie_values {
+            items.push("cookie-values".into());
+        }
+        items.extend(self.query_params.iter().map(|p| format!("query:{p}")));
+        items.extend(self.headers.iter().map(|h| format!("header:{h}")));
+        f.write_str(&items.join(","))
+    }
+}
+
 fn strip_prefix_ignore_case<'a>(item: &'a str, prefix: &str) -> Option<&'a str> {
     let head = item.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
@@ -394,6 +408,11 @@ mod tests {
                 headers: vec!["authorization".into()],
             }
         );
+        assert_eq!(
+            spec.to_string(),
+            "cookie-values,query:token,query:sid,header:authorization"
+        );
+        assert_eq!(RedactSpec::parse(&spec.to_string()).unwrap(), spec);
         assert!(RedactSpec::parse("").unwrap().is_empty());
         assert!(RedactSpec::parse(" , ").unwrap().is_empty());
         assert!(!spec.is_empty());
@@ -533,7 +552,8 @@ mod tests {
 
     /// The object through the pipeline, as `process --dry-run` runs it.
     fn dry_run(log: &str, redactor: Option<Redactor>) -> Vec<serde_json::Value> {
-        use crate::core::pipeline::{process_object, AllowAll, Flow, ObjectRef, PipelineOptions};
+        use crate::core::object::ObjectId;
+        use crate::core::pipeline::{process_object, AllowAll, Flow, PipelineOptions};
         struct Collect(Vec<serde_json::Value>);
         impl crate::core::pipeline::TransactionSink for Collect {
             fn accept(&mut self, encoded: &[u8]) -> Flow {
@@ -546,13 +566,10 @@ mod tests {
             ..PipelineOptions::default()
         };
         let mut sink = Collect(Vec::new());
-        let object = ObjectRef {
-            bucket: "b",
-            key: "E2EXAMPLE1.2024-01-31-23.a1b2c3d4",
-        };
+        let object = ObjectId::new("b", "E2EXAMPLE1.2024-01-31-23.a1b2c3d4");
         let done = process_object(
             std::io::Cursor::new(log.as_bytes().to_vec()),
-            object,
+            &object,
             &options,
             &mut AllowAll,
             &mut sink,
@@ -591,6 +608,29 @@ mod tests {
             "https://e.com/?token={}",
             r.hash("SECRET-TOKEN-0")
         )));
+    }
+
+    #[test]
+    fn redaction_is_part_of_the_batch_fingerprint() {
+        use crate::core::checkpoint::batch_fingerprint;
+        use crate::core::pipeline::PipelineOptions;
+        let plain = PipelineOptions::default();
+        let with = |spec: &str| PipelineOptions {
+            redactor: Some(std::sync::Arc::new(redactor(spec, KEY))),
+            ..PipelineOptions::default()
+        };
+        assert_ne!(
+            batch_fingerprint(&plain),
+            batch_fingerprint(&with("cookie-values"))
+        );
+        assert_ne!(
+            batch_fingerprint(&with("cookie-values")),
+            batch_fingerprint(&with("query:token"))
+        );
+        assert_eq!(
+            batch_fingerprint(&with("query:token")),
+            batch_fingerprint(&with("query:token,"))
+        );
     }
 
     #[test]

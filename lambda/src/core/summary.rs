@@ -31,6 +31,10 @@ pub struct Summary {
     /// The newest record time seen (RFC 3339), for the lag metric.
     pub newest_record: Option<String>,
     pub batches: u64,
+    /// Batches not sent this time: delivered before (the checkpoint), or
+    /// not asked for (a replay of parked batches).
+    pub skipped_batches: u64,
+    pub skipped_transactions: u64,
     pub retries: u64,
     pub failed_batches: u64,
     pub failed_transactions: u64,

@@ -15,13 +15,30 @@ pub enum AuthStyle {
     Body,
 }
 
-/// Everything delivery needs, already validated by `Config::from_env()`.
+/// Where the OAuth client secret comes from.
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// `cequence_client_secret` (or the secret once read), held redacted.
+    Value(SecretString),
+    /// `cequence_client_secret_arn`: read from Secrets Manager once per
+    /// container, by the wiring, before delivery is built.
+    SecretsManager { arn: String },
+}
+
+impl From<SecretString> for SecretSource {
+    fn from(secret: SecretString) -> Self {
+        SecretSource::Value(secret)
+    }
+}
+
+/// The delivery settings: read and validated by `Config::from_env()`, and
+/// the only description of how to reach the bridge.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Full token URL (`cequence_auth_endpoint`).
     pub auth_endpoint: String,
     pub client_id: String,
-    pub client_secret: SecretString,
+    pub client_secret: SecretSource,
     pub auth_style: AuthStyle,
     /// `cequence_edge_endpoint` joined with `cequence_edge_path`, slashes normalised.
     pub transactions_url: String,
@@ -39,14 +56,8 @@ pub struct Settings {
     pub tls_insecure: bool,
 }
 
-/// Identifies the object a batch came from; feeds the `Idempotency-Key`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectId {
-    pub bucket: String,
-    pub key: String,
-    /// The object's ETag (quotes stripped) or version id.
-    pub version: String,
-}
+/// The object a batch came from; feeds the `Idempotency-Key`.
+pub use crate::core::object::ObjectId;
 
 pub mod error;
 pub mod request;
@@ -57,4 +68,5 @@ pub mod token;
 
 pub use error::{DeliveryError, TokenError};
 pub use request::{idempotency_key, join_url};
+pub use retry::classify;
 pub use service::{Delivery, DeliveryReport, FailedBatch, ObjectDelivery};

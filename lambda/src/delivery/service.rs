@@ -16,6 +16,7 @@ use super::tls::build_client;
 use super::token::{describe, TokenProvider};
 use super::{ObjectId, Settings};
 use crate::core::batch::Batch;
+use crate::core::checkpoint::{BatchSelection, SettledPrefix};
 
 /// Delivery to the bridge. Built once per container; cheap to clone.
 #[derive(Clone, Debug)]
@@ -65,7 +66,21 @@ impl Delivery {
 
     /// Starts delivering one S3 object's batches.
     pub fn object(&self, id: ObjectId) -> ObjectDelivery {
+        self.object_with(id, BatchSelection::default())
+    }
+
+    /// Starts delivering the batches of one object that `selection` names
+    /// (a resume after a checkpoint, or a replay of parked batches); the
+    /// others are counted as skipped and not sent.
+    pub fn object_with(&self, id: ObjectId, selection: BatchSelection) -> ObjectDelivery {
         ObjectDelivery {
+            settled: SettledPrefix::starting_at(match &selection {
+                BatchSelection::From(first) => *first,
+                BatchSelection::Only(_) => 0,
+            }),
+            selection,
+            window: std::collections::VecDeque::new(),
+            stalled: false,
             shared: Arc::new(ObjectShared {
                 delivery: self.inner.clone(),
                 id,
@@ -123,6 +138,15 @@ pub struct ObjectDelivery {
     running: HashMap<tokio::task::Id, (u64, usize)>,
     report: DeliveryReport,
     batches: u64,
+    selection: BatchSelection,
+    /// Batches handed over, from the oldest unsettled one on, and whether
+    /// each is settled. A new batch starts only while this holds fewer than
+    /// `max_in_flight`: batches then finish at most `max_in_flight - 1`
+    /// ahead of the first unsettled one, which bounds what a resume re-sends.
+    window: std::collections::VecDeque<(u64, bool)>,
+    settled: SettledPrefix,
+    /// A batch could not start because failed batches fill the window.
+    stalled: bool,
 }
 
 /// A batch that was not delivered.
@@ -134,6 +158,10 @@ pub struct FailedBatch {
     pub reason: String,
     /// True when re-processing the object later may deliver it (5xx, timeouts, budget ran out).
     pub retryable: bool,
+    /// The bridge's answer to this batch, when it answered (a refusal).
+    pub status: Option<u16>,
+    /// At most 200 bytes of the bridge's answer, on one line.
+    pub answer: String,
 }
 
 /// What happened to one object's batches. Every batch `send` was given is
@@ -148,6 +176,13 @@ pub struct DeliveryReport {
     pub retries: u64,
     /// Batches not delivered, by index.
     pub failed: Vec<FailedBatch>,
+    /// Batches not sent because the selection left them out (already
+    /// delivered before a checkpoint, or not asked for by a replay).
+    pub skipped_batches: u64,
+    pub skipped_transactions: u64,
+    /// How many leading batches need no resend: delivered, skipped, or
+    /// refused for good (those are parked by the caller, not resent).
+    pub settled_prefix: u64,
 }
 
 impl DeliveryReport {
@@ -188,15 +223,14 @@ impl DeliveryReport {
         }
         let retryable = self.failed.iter().all(|f| f.retryable);
         Some(DeliveryError::ObjectFailed {
-            object: format!("s3://{}/{}", object.bucket, object.key),
+            object: object.to_string(),
             failed: self.failed.len(),
             total: self.batches_total(),
             indexes,
             reason: reasons.join("; "),
             retryable,
             advice: if retryable {
-                "the bridge or the network failed for longer than cequence_retry_max_elapsed_s; \
-                 the object will be retried (duplicates are dropped by Idempotency-Key)"
+                "the bridge or the network failed for longer than cequence_retry_max_elapsed_s"
             } else {
                 "the bridge or the token endpoint refused the request; \
                  check the bridge URL, the OAuth client settings and the bridge logs"
@@ -211,6 +245,8 @@ struct BatchResult {
     transactions: usize,
     retries: u64,
     failure: Option<(String, bool)>,
+    /// Status and answer excerpt of a refusal by the bridge.
+    refusal: Option<(u16, String)>,
 }
 
 impl ObjectDelivery {
@@ -219,7 +255,42 @@ impl ObjectDelivery {
     /// while the reader keeps streaming), then delivers it in the background,
     /// with its retries. Never blocks on the whole object.
     pub async fn send(&mut self, batch: Batch) {
+        if !self.selection.includes(batch.index) {
+            self.report.skipped_batches += 1;
+            self.report.skipped_transactions += batch.transactions as u64;
+            return;
+        }
+        let max_in_flight = self.shared.delivery.max_in_flight;
+        while self.window.len() >= max_in_flight {
+            match self.tasks.join_next_with_id().await {
+                Some(res) => self.record(res),
+                None => {
+                    // Nothing running and the window still full: its oldest
+                    // batches failed. The object will be resumed from them;
+                    // sending further ahead would only be re-sent. The batch
+                    // is accounted for as failed, for the same reason.
+                    self.stalled = true;
+                    let (reason, retryable) = match self.shared.auth_failure() {
+                        Some(reason) => (reason, false),
+                        None => (
+                            "not sent: an earlier batch of the object was not delivered".into(),
+                            true,
+                        ),
+                    };
+                    self.report.failed.push(FailedBatch {
+                        index: batch.index,
+                        transactions: batch.transactions,
+                        reason,
+                        retryable,
+                        status: None,
+                        answer: String::new(),
+                    });
+                    return;
+                }
+            }
+        }
         self.batches += 1;
+        self.window.push_back((batch.index, false));
         let permit = self
             .slots
             .clone()
@@ -241,7 +312,9 @@ impl ObjectDelivery {
     /// either way, and what was not sent is sent when the object is retried.
     /// A single batch refused with a 4xx does not make the object failing.
     pub fn is_failing(&self) -> bool {
-        self.shared.auth_failure().is_some() || *self.shared.budget_spent.lock().expect("poisoned")
+        self.stalled
+            || self.shared.auth_failure().is_some()
+            || *self.shared.budget_spent.lock().expect("poisoned")
     }
 
     /// Batches handed over so far.
@@ -255,6 +328,7 @@ impl ObjectDelivery {
             self.record(res);
         }
         self.report.failed.sort_by_key(|f| f.index);
+        self.report.settled_prefix = self.settled.prefix();
         self.report
     }
 
@@ -277,21 +351,39 @@ impl ObjectDelivery {
                     transactions,
                     retries: 0,
                     failure: Some((format!("delivery task failed: {e}"), true)),
+                    refusal: None,
                 }
             }
         };
         self.report.retries += r.retries;
+        // Delivered, or refused by the bridge for good (the caller parks it):
+        // either way a resume need not send it again.
+        let settled = r.failure.is_none() || r.refusal.is_some();
+        if settled {
+            self.settled.settle(r.index);
+            if let Some(slot) = self.window.iter_mut().find(|(i, _)| *i == r.index) {
+                slot.1 = true;
+            }
+        }
+        while self.window.front().is_some_and(|(_, done)| *done) {
+            self.window.pop_front();
+        }
         match r.failure {
             None => {
                 self.report.batches_sent += 1;
                 self.report.transactions_sent += r.transactions as u64;
             }
-            Some((reason, retryable)) => self.report.failed.push(FailedBatch {
-                index: r.index,
-                transactions: r.transactions,
-                reason,
-                retryable,
-            }),
+            Some((reason, retryable)) => {
+                let (status, answer) = r.refusal.unzip();
+                self.report.failed.push(FailedBatch {
+                    index: r.index,
+                    transactions: r.transactions,
+                    reason,
+                    retryable,
+                    status,
+                    answer: answer.unwrap_or_default(),
+                })
+            }
         }
     }
 }
@@ -310,6 +402,7 @@ async fn deliver_batch(
         transactions: prepared.transactions,
         retries: 0,
         failure: None,
+        refusal: None,
     };
     let mut backoff = Backoff::new();
     let mut refreshed_after_401 = false;
@@ -360,7 +453,8 @@ async fn deliver_batch(
                                 continue;
                             }
                             Outcome::Unauthorized => {
-                                let msg = body_snippet(resp).await;
+                                let answer = body_excerpt(resp).await;
+                                let msg = snippet(&answer);
                                 let reason = format!(
                                     "bridge {} answered 401 to a freshly issued token{msg}: \
                                      the bridge does not accept tokens from {}",
@@ -372,10 +466,12 @@ async fn deliver_batch(
                                 *obj.auth_failure.lock().expect("poisoned") = Some(reason.clone());
                                 tracing::error!(object = %obj.id.key, batch = prepared.index, "❌ {reason}");
                                 result.failure = Some((reason, false));
+                                result.refusal = Some((status, answer));
                                 return result;
                             }
                             Outcome::Permanent => {
-                                let msg = body_snippet(resp).await;
+                                let answer = body_excerpt(resp).await;
+                                let msg = snippet(&answer);
                                 result.failure = Some((
                                     format!(
                                         "bridge {} answered HTTP {status}{msg} (not retried)",
@@ -383,6 +479,7 @@ async fn deliver_batch(
                                     ),
                                     false,
                                 ));
+                                result.refusal = Some((status, answer));
                                 return result;
                             }
                             Outcome::Retryable => {
@@ -432,14 +529,23 @@ async fn deliver_batch(
     }
 }
 
-/// `: <first 200 chars of the body>` or nothing.
-async fn body_snippet(resp: reqwest::Response) -> String {
+/// The body on one line, cut to at most 200 bytes (on a char boundary).
+async fn body_excerpt(resp: reqwest::Response) -> String {
     let text = resp.text().await.unwrap_or_default();
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.is_empty() {
+    let mut one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut cut = one_line.len().min(200);
+    while !one_line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    one_line.truncate(cut);
+    one_line
+}
+
+/// `: <excerpt>` or nothing.
+fn snippet(answer: &str) -> String {
+    if answer.is_empty() {
         String::new()
     } else {
-        let cut: String = one_line.chars().take(200).collect();
-        format!(": {cut}")
+        format!(": {answer}")
     }
 }

@@ -96,7 +96,14 @@ impl TokenProvider {
             endpoint: settings.auth_endpoint.clone(),
             token_url,
             client_id: ClientId::new(settings.client_id.clone()),
-            client_secret: settings.client_secret.clone(),
+            client_secret: match &settings.client_secret {
+                super::SecretSource::Value(secret) => secret.clone(),
+                super::SecretSource::SecretsManager { arn } => {
+                    return Err(DeliveryError::Config(format!(
+                        "the client secret {arn} must be read before delivery is built"
+                    )))
+                }
+            },
             auth_type: match settings.auth_style {
                 AuthStyle::Basic => AuthType::BasicAuth,
                 AuthStyle::Body => AuthType::RequestBody,

@@ -111,6 +111,8 @@ struct Log {
     requests: Vec<RequestRecord>,
     transactions: Vec<ReceivedTransaction>,
     sequential: usize,
+    /// Replaces `cfg.faults` once set (see `RunningBridge::set_faults`).
+    faults: Option<FaultScript>,
 }
 
 struct State {
@@ -181,6 +183,13 @@ impl RunningBridge {
     }
     pub fn stats(&self) -> BridgeStats {
         stats(&self.state)
+    }
+    /// Replaces the fault script from the next request on (e.g. "the cause
+    /// is fixed" before a replay); its sequential steps start over.
+    pub fn set_faults(&self, faults: FaultScript) {
+        let mut log = self.state.log.lock().unwrap();
+        log.faults = Some(faults);
+        log.sequential = 0;
     }
     pub async fn shutdown(self) {
         self.server.shutdown().await
@@ -255,14 +264,15 @@ async fn handle(st: Arc<State>, req: Request<Incoming>, conn: Conn) -> Response<
     let fault = {
         let mut log = st.log.lock().unwrap();
         rec.seq = log.requests.len() as u64;
-        match st.cfg.faults.targeted_for(key.as_deref()) {
-            Some(f) => f.clone(),
-            None => {
-                let f = st.cfg.faults.step(log.sequential);
-                log.sequential += 1;
-                f
-            }
+        let faults = log.faults.as_ref().unwrap_or(&st.cfg.faults);
+        let (fault, sequential) = match faults.targeted_for(key.as_deref()) {
+            Some(f) => (f.clone(), false),
+            None => (faults.step(log.sequential), true),
+        };
+        if sequential {
+            log.sequential += 1;
         }
+        fault
     };
     if fault != Fault::Ok {
         rec.fault = Some(fault.to_string());

@@ -1,17 +1,19 @@
-//! Incoming events → the S3 objects to process. Accepts an S3 event, the same
-//! event wrapped in SQS or SNS messages (or SNS inside SQS), and the Lambda
-//! on-failure destination record (`requestPayload`), so a queue can be put in
-//! front later, and `replay --from-dlq` can reuse it, without a code change.
+//! The S3 source: incoming events → the S3 objects to process. Accepts an S3
+//! event, the same event wrapped in SQS or SNS messages (or SNS inside SQS),
+//! and the Lambda on-failure destination record (`requestPayload`), so a
+//! queue can be put in front later, and `replay --from-dlq` can reuse it,
+//! without a code change.
 
 use aws_lambda_events::event::s3::S3Event;
 use serde_json::Value;
 
+use crate::core::object::ObjectId;
+
 /// One object-created notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectEvent {
-    pub bucket: String,
-    /// The key, URL-decoded (`+` is a space in S3 event keys).
-    pub key: String,
+    /// Bucket and key (URL-decoded: `+` is a space in S3 event keys).
+    pub object: ObjectId,
     /// Size from the event, when present (0 → not a log).
     pub size: Option<u64>,
 }
@@ -123,8 +125,7 @@ fn collect_s3(record: &Value, out: &mut ParsedEvent) -> Result<(), EventError> {
             ));
         };
         out.objects.push(ObjectEvent {
-            bucket,
-            key: decode_event_key(&raw_key),
+            object: ObjectId::new(bucket, decode_event_key(&raw_key)),
             size: record.s3.object.size.and_then(|s| u64::try_from(s).ok()),
         });
     }
@@ -173,7 +174,10 @@ pub(crate) mod tests {
         ]});
         let parsed = parse_event(&event).unwrap();
         assert_eq!(parsed.objects.len(), 2);
-        assert_eq!(parsed.objects[1].key, "logs/with space/caf\u{e9} +.gz");
+        assert_eq!(
+            parsed.objects[1].object.key,
+            "logs/with space/caf\u{e9} +.gz"
+        );
         assert_eq!(parsed.objects[1].size, Some(20));
         assert_eq!(parsed.ignored, ["ObjectRemoved:Delete"]);
     }
@@ -190,16 +194,19 @@ pub(crate) mod tests {
     fn sqs_sns_and_failure_destination_wrappers() {
         let s3 = json!({"Records": [s3_record("b", "k1", 5, "ObjectCreated:Put")]});
         let sqs = json!({"Records": [{"eventSource": "aws:sqs", "messageId": "1", "body": s3.to_string()}]});
-        assert_eq!(parse_event(&sqs).unwrap().objects[0].key, "k1");
+        assert_eq!(parse_event(&sqs).unwrap().objects[0].object.key, "k1");
         let sns =
             json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": s3.to_string()}}]});
-        assert_eq!(parse_event(&sns).unwrap().objects[0].key, "k1");
+        assert_eq!(parse_event(&sns).unwrap().objects[0].object.key, "k1");
         let envelope = json!({"Type": "Notification", "Message": s3.to_string()});
         let sns_in_sqs =
             json!({"Records": [{"eventSource": "aws:sqs", "body": envelope.to_string()}]});
-        assert_eq!(parse_event(&sns_in_sqs).unwrap().objects[0].key, "k1");
+        assert_eq!(
+            parse_event(&sns_in_sqs).unwrap().objects[0].object.key,
+            "k1"
+        );
         let failure = json!({"version": "1.0", "requestContext": {"condition": "RetriesExhausted"}, "requestPayload": s3});
-        assert_eq!(parse_event(&failure).unwrap().objects[0].key, "k1");
+        assert_eq!(parse_event(&failure).unwrap().objects[0].object.key, "k1");
         let test_in_sqs = json!({"Records": [{"eventSource": "aws:sqs", "body": "{\"Event\":\"s3:TestEvent\"}"}]});
         assert_eq!(parse_event(&test_in_sqs).unwrap().ignored, ["s3:TestEvent"]);
     }
