@@ -230,7 +230,11 @@ fn check_batches(case: &Case<'_>, batches: &[Batch], transactions: &[Vec<u8>], p
         .collect();
     if p.stopped_early {
         assert!(delivered.len() <= expected.len());
-        assert_eq!(delivered[..], expected[..delivered.len()], "batches reorder");
+        assert_eq!(
+            delivered[..],
+            expected[..delivered.len()],
+            "batches reorder"
+        );
     } else {
         assert_eq!(delivered, expected, "batches lose or reorder transactions");
     }
@@ -249,8 +253,15 @@ fn check_counts(case: &Case<'_>, p: &Processed, sunk: u64) {
         s.malformed.min(MALFORMED_SAMPLES as u64),
         "malformed samples"
     );
-    assert!(s.malformed_samples.iter().all(|m| m.line >= 1 && m.line <= s.lines));
-    assert_eq!(s.newest_record.is_some(), s.transactions > 0, "newest_record");
+    assert!(s
+        .malformed_samples
+        .iter()
+        .all(|m| m.line >= 1 && m.line <= s.lines));
+    assert_eq!(
+        s.newest_record.is_some(),
+        s.transactions > 0,
+        "newest_record"
+    );
     let accounted =
         s.transactions + s.skipped_static + s.skipped_disabled + s.no_distribution + s.malformed;
     assert!(accounted <= s.lines, "more outcomes than lines: {s:?}");
