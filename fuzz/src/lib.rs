@@ -308,8 +308,12 @@ fn count_lines(text: &[u8]) -> (u64, u64) {
         if raw.len() > MAX_LINE_BYTES + 2 {
             continue;
         }
-        let line = raw.strip_suffix(b"\n").unwrap_or(raw);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // `\r` belongs to the ending only before `\n` (`\r\n`); a last line
+        // without `\n` keeps a trailing `\r`, as the reader does.
+        let line = match raw.strip_suffix(b"\n") {
+            Some(line) => line.strip_suffix(b"\r").unwrap_or(line),
+            None => raw,
+        };
         let end = line
             .iter()
             .rposition(|b| *b != b' ' && *b != b'\t')
@@ -363,6 +367,8 @@ mod tests {
         assert_eq!(count_lines(b"\n"), (1, 1));
         assert_eq!(count_lines(b"a\r\n#x\n \t\nb"), (4, 2));
         assert_eq!(count_lines(b"a\n\n"), (2, 1));
+        // Found by the raw target: a lone `\r` at the very end is a row.
+        assert_eq!(count_lines(b"#x\r\n\r"), (2, 1));
         let mut long = vec![b'#'; MAX_LINE_BYTES + 10];
         long.extend_from_slice(b"\n#\n");
         assert_eq!(count_lines(&long), (2, 1));
