@@ -29,11 +29,11 @@ install_debian_packages() {
     dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q 'install ok installed' || missing+=("${pkg}")
   done
   if ((${#missing[@]} > 0)); then
-    log "apt-get install ${missing[*]}"
+    log "apt-get install ${missing[*]} (a minute or two)"
     local sudo=()
     [[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
   fi
 }
 
@@ -46,9 +46,13 @@ make_venv() {
   if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
     return 0
   fi
-  log "python venv ${dir#"${ROOT}"/}: ${want}"
+  log "python venv ${dir#"${ROOT}"/}: ${want} (first time: a few minutes; pip shows each package)"
   [[ -x "${dir}/bin/python" ]] || python3 -m venv "${dir}"
-  "${dir}/bin/pip" install -q --disable-pip-version-check "$@"
+  # One line per package as progress; pip's errors still reach stderr as they are.
+  local status=0
+  "${dir}/bin/pip" install --progress-bar off --disable-pip-version-check "$@" |
+    { grep --line-buffered -E '^(Collecting|Successfully installed)' >&2 || true; } || status=$?
+  ((status == 0)) || return "${status}"
   printf '%s' "${want}" >"${stamp}"
 }
 

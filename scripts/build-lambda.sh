@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the Lambda zip that Terraform deploys:
+# Builds the Lambda zip that Terraform deploys -- the one way to build it:
 #   target/lambda/cf-passive-lambda/bootstrap.zip
-# with cargo-lambda and zig from the project venv (scripts/bootstrap.sh).
+# with cargo-lambda and zig from the project venv, installing them
+# (scripts/bootstrap.sh) and the Rust target (rustup) when they are missing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,10 +49,16 @@ main() {
     *) die "--arch must be arm64 or x86_64, not '${arch}'" ;;
   esac
   cd "${ROOT}"
+  if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
+    die "Rust is not installed: install it with rustup (https://rustup.rs), then run this again"
+  fi
   [[ -x .venv/bin/cargo-lambda ]] || run scripts/bootstrap.sh
   if ! rustup target list --installed | grep -qx "${target}"; then
     run rustup target add "${target}" ||
       die "the Rust target ${target} is not available; install it with 'rustup target add ${target}'"
+  fi
+  if [[ ! -f "target/lambda/cf-passive-lambda/bootstrap" ]]; then
+    printf 'build-lambda: a first release build takes about 10 minutes on 2 cores (cargo shows its progress)\n' >&2
   fi
   # cargo-lambda finds zig through the venv's PATH.
   PATH="${ROOT}/.venv/bin:${PATH}" run cargo lambda build --release "${arch_flag}" \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole pipeline on one machine, no AWS account: moto (S3 + CloudFront),
-# an OAuth token server and the bridge receiver on 127.0.0.1, the Lambda
-# under `cargo lambda watch`, invoked with real S3 events for bundled sample
-# logs. Prints what CloudWatch and the bridge would show; exits 0 only if the
+# an OAuth token server and the bridge receiver on 127.0.0.1, and the Lambda
+# binary served by the Lambda runtime API of `cargo lambda watch`, invoked
+# with real S3 events for bundled sample logs. Prints what CloudWatch and the bridge would show; exits 0 only if the
 # bridge received exactly the transactions a dry run of the same objects
 # produces for the enabled distributions.
 set -euo pipefail
@@ -16,20 +16,35 @@ readonly ACCOUNT="123456789012" # moto's default account
 readonly FUNCTION="cf-passive-lambda"
 PIDS=()
 QUIET=false
+BUILD=true
 
 usage() {
   cat <<USAGE
-Usage: scripts/demo.sh [--quiet] [--help]
+Usage: scripts/demo.sh [--quiet] [--no-build] [--help]
 
 Installs what it needs (scripts/bootstrap.sh), builds the binaries, starts
-moto, oauth2-mock-server, bridge-receiver and 'cargo lambda watch' on
-127.0.0.1, uploads sample logs of every supported format, invokes the
-Lambda with S3 events, prints the results and stops everything it started.
-Work files go to .demo/ (git-ignored).
+moto, oauth2-mock-server, bridge-receiver and the Lambda runtime API of
+'cargo lambda watch' on 127.0.0.1, runs the Lambda binary against it,
+uploads sample logs of every supported format, invokes the Lambda with S3
+events, prints the results and stops everything it started. Work files and
+logs go to .demo/ (git-ignored).
+
+The build is the test suite's: 'cargo test --workspace --no-run', so the
+demo, the tests and target/debug/cf-passive-lambda share one compilation.
+The first build takes about 13 minutes and 2.8 GB on 2 cores.
+
+  --quiet     print at most 20 lines of the Lambda's log
+  --no-build  use the binaries already in target/debug (scripts/test.sh
+              builds them first)
 USAGE
 }
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+# Bold headings only on a terminal, and never with NO_COLOR set.
+if [[ -t 2 && -z "${NO_COLOR:-}" ]]; then
+  say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+else
+  say() { printf '\n== %s\n' "$*" >&2; }
+fi
 die() {
   printf 'demo: %s\n' "$*" >&2
   exit 1
@@ -111,25 +126,49 @@ upload() {
 
 invoke() {
   local event_file="$1"
-  PATH="${ROOT}/.venv/bin:${PATH}" cargo lambda invoke -A 127.0.0.1 -P "${LAMBDA_PORT}" \
-    "${FUNCTION}" --data-file "${event_file}"
+  # With --only-lambda-apis the runtime API serves one function, named "_".
+  PATH="${ROOT}/.venv/bin:${PATH}" timeout "${2:-300}" cargo lambda invoke -A 127.0.0.1 -P "${LAMBDA_PORT}" \
+    _ --data-file "${event_file}"
+}
+
+# explain_result JSON: the Lambda's answer to one event, in words.
+explain_result() {
+  jq -r '"  \(.objects) object(s) in the event: \(.transactions) transactions forwarded, " +
+    "\(.skipped) skipped as not a log, \(.unreadable) unreadable; " +
+    "\(.ignored) record(s) that are not S3 object events ignored"' <<<"$1" >&2
 }
 
 main() {
-  case "${1:-}" in
-    --help | -h) usage; return 0 ;;
-    --quiet) QUIET=true ;;
-    "") ;;
-    *) usage >&2; return 2 ;;
-  esac
+  while (($# > 0)); do
+    case "$1" in
+      --help | -h) usage; return 0 ;;
+      --quiet) QUIET=true ;;
+      --no-build) BUILD=false ;;
+      *) usage >&2; return 2 ;;
+    esac
+    shift
+  done
+  # Plain log files: no colour codes from any tool we start.
+  export NO_COLOR=1 CARGO_TERM_COLOR=never RUST_LOG_STYLE=never
   cd "${ROOT}"
   trap cleanup EXIT
   rm -rf "${DEMO}"
   mkdir -p "${DEMO}/objects"
 
-  say "Installing tools and building"
+  say "Installing tools"
   scripts/bootstrap.sh
-  cargo build --quiet -p cf-passive-lambda -p cf-passive-testkit -p cf-loggen
+  if [[ "${BUILD}" == true ]]; then
+    if [[ ! -x target/debug/cf-passive-lambda ]]; then
+      say "Building (first build: about 13 minutes and 2.8 GB on 2 cores; cargo shows its progress)"
+    else
+      say "Building (cargo test --workspace --no-run: the build the tests use)"
+    fi
+    cargo test --workspace --locked --no-run
+  fi
+  local binary
+  for binary in cf-passive-lambda bridge-receiver cf-loggen; do
+    [[ -x "target/debug/${binary}" ]] || die "target/debug/${binary} is missing: run without --no-build"
+  done
 
   say "Starting servers on 127.0.0.1"
   local moto_port oauth_port bridge_port
@@ -176,17 +215,24 @@ main() {
   aws_cli s3api put-object --bucket "${BUCKET}" --key "${PREFIX}/" --body "${o}/empty" >/dev/null
   printf '  s3://%s/%s/ (a console folder marker)\n' "${BUCKET}" "${PREFIX}" >&2
 
-  say "Starting the Lambda under cargo lambda watch (first start compiles)"
-  export cequence_client_id=demo-client cequence_client_secret=demo-secret
-  export cequence_auth_endpoint="http://127.0.0.1:${oauth_port}/token"
-  export cequence_edge_endpoint="http://127.0.0.1:${bridge_port}"
-  export cequence_allow_insecure_endpoints=true cequence_log_level=info cequence_log_format=text
-  export cequence_batch_size=500
-  start "cargo lambda watch" "${DEMO}/lambda.log" env PATH="${ROOT}/.venv/bin:${PATH}" \
-    cargo lambda watch -A 127.0.0.1 -P "${LAMBDA_PORT}" --ignore-changes
+  say "Starting the Lambda: the built binary, served by cargo lambda's runtime API"
+  # --only-lambda-apis: cargo lambda emulates the Lambda service and does not
+  # compile anything; the function is the binary built above.
+  start "lambda runtime API" "${DEMO}/runtime-api.log" env PATH="${ROOT}/.venv/bin:${PATH}" \
+    cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "${LAMBDA_PORT}"
+  wait_for "the Lambda runtime API" grep -q 'starting Runtime server' "${DEMO}/runtime-api.log"
+  start "cf-passive-lambda" "${DEMO}/lambda.log" env \
+    AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:${LAMBDA_PORT}/.rt" \
+    AWS_LAMBDA_FUNCTION_NAME="${FUNCTION}" AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 \
+    cequence_client_id=demo-client cequence_client_secret=demo-secret \
+    cequence_auth_endpoint="http://127.0.0.1:${oauth_port}/token" \
+    cequence_edge_endpoint="http://127.0.0.1:${bridge_port}" \
+    cequence_allow_insecure_endpoints=true cequence_log_level=info cequence_log_format=text \
+    cequence_batch_size=500 \
+    target/debug/cf-passive-lambda
   jq -n '{Service: "Amazon S3", Event: "s3:TestEvent", Time: "2024-02-01T00:00:00.000Z",
     Bucket: "cequence-cf-passive-demo", RequestId: "DEMO", HostId: "DEMO"}' >"${DEMO}/test-event.json"
-  wait_for "the Lambda" invoke "${DEMO}/test-event.json"
+  wait_for "the Lambda" invoke "${DEMO}/test-event.json" 10
   printf '  s3:TestEvent acknowledged\n' >&2
 
   say "Invoking the Lambda with S3 events"
@@ -199,8 +245,10 @@ main() {
   printf '%s\n' "${records[@]}" | jq -s '{Records: .}' >"${DEMO}/event-s3.json"
   s3_record "${UPLOADED_KEYS[1]}" "$(stat -c %s "${UPLOADED_FILES[1]}")" | jq -s '{Records: .}' |
     jq '{Records: [{eventSource: "aws:sqs", messageId: "demo-1", body: (. | tostring)}]}' >"${DEMO}/event-sqs.json"
-  printf '  %s\n' "$(invoke "${DEMO}/event-s3.json")" >&2
-  printf '  %s\n' "$(invoke "${DEMO}/event-sqs.json")" >&2
+  printf '  one S3 event with four records (three logs and a folder marker):\n' >&2
+  explain_result "$(invoke "${DEMO}/event-s3.json")"
+  printf '  one SQS message wrapping an S3 event (the generated 20,000-record log):\n' >&2
+  explain_result "$(invoke "${DEMO}/event-sqs.json")"
 
   say "What CloudWatch shows"
   grep -E 'Successfully sent|summary|not tagged|WARN|ERROR' "${DEMO}/lambda.log" |

@@ -1,6 +1,8 @@
 //! `Config::from_env()`: reads and validates every `cequence_*` variable once,
-//! at start-up, and names the variable at fault. Names are the contract's
-//! lowercase ones; the upper-case spelling is accepted as a fallback.
+//! at start-up, and reports every problem at once, each naming its variable
+//! (a `cequence_*` variable that is not a setting gets a "did you mean").
+//! Names are the contract's lowercase ones, listed in `lambda/settings.tsv`;
+//! the upper-case spelling is accepted as a fallback.
 
 use std::time::Duration;
 
@@ -16,14 +18,64 @@ use crate::secret::SecretString;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable}: {problem}")]
 pub struct ConfigError {
-    pub variable: &'static str,
+    pub variable: String,
     pub problem: String,
 }
 
-fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+fn problem(variable: impl Into<String>, problem: impl Into<String>) -> ConfigError {
     ConfigError {
-        variable,
+        variable: variable.into(),
         problem: problem.into(),
+    }
+}
+
+/// Every configuration problem found, so one run names them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// The variables at fault, in the order they were checked.
+    pub fn variables(&self) -> Vec<&str> {
+        self.0.iter().map(|e| e.variable.as_str()).collect()
+    }
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "{one}"),
+            all => {
+                write!(f, "{} problems:", all.len())?;
+                for e in all {
+                    write!(f, "\n  - {e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}
+
+/// Collects problems while every setting is read, so none hides another.
+#[derive(Debug, Default)]
+struct Problems(Vec<ConfigError>);
+
+impl Problems {
+    /// The value, or `None` with the problem recorded.
+    fn ok<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+
+    /// The value, or `fallback` with the problem recorded.
+    fn or<T>(&mut self, result: Result<T, ConfigError>, fallback: T) -> T {
+        self.ok(result).unwrap_or(fallback)
     }
 }
 
@@ -177,17 +229,51 @@ pub fn under_lambda() -> bool {
 }
 
 impl Config {
-    /// Reads the process environment. Call once, at start-up.
-    pub fn from_env(needs: Needs) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| std::env::var(name).ok(), needs)
+    /// Reads the process environment. Call once, at start-up. Every problem
+    /// is reported at once, including `cequence_*` variables that are not
+    /// settings (with the closest setting's name).
+    pub fn from_env(needs: Needs) -> Result<Config, ConfigErrors> {
+        let unknown =
+            unknown_variables(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()));
+        match Config::from_lookup(|name| std::env::var(name).ok(), needs) {
+            Ok(config) if unknown.is_empty() => Ok(config),
+            Ok(_) => Err(ConfigErrors(unknown)),
+            Err(ConfigErrors(mut problems)) => {
+                problems.extend(unknown);
+                Err(ConfigErrors(problems))
+            }
+        }
+    }
+
+    /// Reads the process environment with the settings of a `.env` file on
+    /// top (for `check --env-file .env`, before a deployment). The file's
+    /// function settings win; its Terraform and script settings are ignored.
+    pub fn from_env_and_file(needs: Needs, text: &str) -> Result<Config, ConfigErrors> {
+        let (file, mut problems) = parse_env_file(text);
+        let environment =
+            unknown_variables(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()));
+        let lookup = |name: &str| file.get(name).cloned().or_else(|| std::env::var(name).ok());
+        match Config::from_lookup(lookup, needs) {
+            Ok(config) if problems.is_empty() && environment.is_empty() => Ok(config),
+            Ok(_) => {
+                problems.extend(environment);
+                Err(ConfigErrors(problems))
+            }
+            Err(ConfigErrors(mut found)) => {
+                found.extend(problems);
+                found.extend(environment);
+                Err(ConfigErrors(found))
+            }
+        }
     }
 
     /// Reads from any lookup function (tests pass a map).
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
         needs: Needs,
-    ) -> Result<Config, ConfigError> {
+    ) -> Result<Config, ConfigErrors> {
         let vars = Vars { lookup };
+        let mut problems = Problems::default();
         let log_level = match vars
             .get("cequence_log_level")
             .map(|l| l.to_ascii_lowercase())
@@ -200,10 +286,11 @@ impl Config {
             Some("debug") => tracing::Level::DEBUG,
             Some("trace") => tracing::Level::TRACE,
             Some(other) => {
-                return Err(problem(
+                problems.0.push(problem(
                     "cequence_log_level",
                     format!("expected error, warn, info, debug or trace, got {other:?}"),
-                ))
+                ));
+                tracing::Level::INFO
             }
         };
         let in_lambda = (vars.lookup)("AWS_LAMBDA_RUNTIME_API").is_some();
@@ -217,10 +304,11 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some("text") => LogFormat::Text,
             Some(other) => {
-                return Err(problem(
+                problems.0.push(problem(
                     "cequence_log_format",
                     format!("expected json or text, got {other:?}"),
-                ))
+                ));
+                LogFormat::Text
             }
         };
         let skip_extensions = vars
@@ -238,47 +326,58 @@ impl Config {
         let pipeline = PipelineOptions {
             static_filter: StaticFilter::parse(&skip_extensions),
             batch_limits: BatchLimits {
-                max_transactions: vars.number("cequence_batch_size", 500, 1, 100_000)? as usize,
-                max_bytes: vars.number("cequence_batch_max_bytes", 1 << 20, 1024, 64 << 20)?
+                max_transactions: problems
+                    .or(vars.number("cequence_batch_size", 500, 1, 100_000), 500)
                     as usize,
+                max_bytes: problems.or(
+                    vars.number("cequence_batch_max_bytes", 1 << 20, 1024, 64 << 20),
+                    1 << 20,
+                ) as usize,
             },
             plain_fields,
             // Built by the app once the key is read (app::resolve_redactor).
             redactor: None,
         };
+        let require_enabled_tag =
+            problems.or(vars.bool("cequence_require_enabled_tag", true), true);
+        let tag_cache_ttl = Duration::from_secs(
+            problems.or(vars.number("cequence_tag_cache_s", 300, 0, 86_400), 300),
+        );
+        let max_concurrent_objects =
+            problems.or(vars.number("cequence_max_concurrent_objects", 4, 1, 64), 4) as usize;
+        let failure_queue_url = match vars.get("cequence_failure_queue_url") {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url),
+            Some(other) => {
+                problems.0.push(problem(
+                    "cequence_failure_queue_url",
+                    format!("expected an SQS queue URL, got {other:?}"),
+                ));
+                None
+            }
+            None => None,
+        };
         let bridge = match needs {
             Needs::NoBridge => None,
-            Needs::Bridge => Some(Config::bridge(&vars)?),
+            Needs::Bridge => Config::bridge(&vars, &mut problems),
         };
+        let redact = problems.ok(Config::redact(&vars, in_lambda)).flatten();
+        if !problems.0.is_empty() {
+            return Err(ConfigErrors(problems.0));
+        }
         Ok(Config {
             log_level,
             log_format,
             pipeline,
             bridge,
-            require_enabled_tag: vars.bool("cequence_require_enabled_tag", true)?,
-            tag_cache_ttl: Duration::from_secs(vars.number(
-                "cequence_tag_cache_s",
-                300,
-                0,
-                86_400,
-            )?),
-            max_concurrent_objects: vars.number("cequence_max_concurrent_objects", 4, 1, 64)?
-                as usize,
-            failure_queue_url: match vars.get("cequence_failure_queue_url") {
-                Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url),
-                Some(other) => {
-                    return Err(problem(
-                        "cequence_failure_queue_url",
-                        format!("expected an SQS queue URL, got {other:?}"),
-                    ))
-                }
-                None => None,
-            },
+            require_enabled_tag,
+            tag_cache_ttl,
+            max_concurrent_objects,
+            failure_queue_url,
             function_name: (vars.lookup)("AWS_LAMBDA_FUNCTION_NAME").filter(|n| !n.is_empty()),
             aws_endpoint_override: ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
                 .iter()
                 .any(|name| (vars.lookup)(name).is_some_and(|v| !v.is_empty())),
-            redact: Config::redact(&vars, in_lambda)?,
+            redact,
         })
     }
 
@@ -323,69 +422,133 @@ impl Config {
         Ok(Some(RedactConfig { spec, key }))
     }
 
-    fn bridge<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Settings, ConfigError> {
-        let allow_http = vars.bool("cequence_allow_insecure_endpoints", false)?;
-        let auth_endpoint = vars.url("cequence_auth_endpoint", allow_http)?;
-        let edge_endpoint = vars.url("cequence_edge_endpoint", allow_http)?;
+    /// The bridge settings, or `None` with every problem recorded.
+    fn bridge<F: Fn(&str) -> Option<String>>(
+        vars: &Vars<F>,
+        problems: &mut Problems,
+    ) -> Option<Settings> {
+        let allow_http = problems.or(vars.bool("cequence_allow_insecure_endpoints", false), false);
+        let auth_endpoint = problems.ok(vars.url("cequence_auth_endpoint", allow_http));
+        let edge_endpoint = problems.ok(vars.url("cequence_edge_endpoint", allow_http));
         let edge_path = vars
             .get("cequence_edge_path")
             .unwrap_or_else(|| "/api-transactions".to_string());
-        let client_secret =
-            match (
-                vars.get("cequence_client_secret_arn"),
-                vars.get("cequence_client_secret"),
-            ) {
-                (Some(arn), _) if arn.starts_with("arn:") => SecretSource::SecretsManager { arn },
-                (Some(arn), _) => {
-                    return Err(problem(
-                        "cequence_client_secret_arn",
-                        format!("expected an arn:..., got {arn:?}"),
-                    ))
-                }
-                (None, Some(secret)) => SecretSource::Value(SecretString::from(secret)),
-                (None, None) => return Err(problem(
-                    "cequence_client_secret",
-                    "is required (or set cequence_client_secret_arn to a Secrets Manager secret)",
-                )),
-            };
+        let client_id = problems.ok(vars.required("cequence_client_id"));
+        let client_secret = match (
+            vars.get("cequence_client_secret_arn"),
+            vars.get("cequence_client_secret"),
+        ) {
+            (Some(arn), _) if arn.starts_with("arn:") => Some(SecretSource::SecretsManager { arn }),
+            (Some(arn), _) => problems.ok(Err(problem(
+                "cequence_client_secret_arn",
+                format!("expected an arn:..., got {arn:?}"),
+            ))),
+            (None, Some(secret)) => Some(SecretSource::Value(SecretString::from(secret))),
+            (None, None) => problems.ok(Err(problem(
+                "cequence_client_secret",
+                "is required (or set cequence_client_secret_arn to a Secrets Manager secret)",
+            ))),
+        };
         let auth_style = match vars
             .get("cequence_auth_style")
             .map(|s| s.to_ascii_lowercase())
             .as_deref()
         {
-            None | Some("basic") => AuthStyle::Basic,
-            Some("body") => AuthStyle::Body,
-            Some(other) => {
-                return Err(problem(
-                    "cequence_auth_style",
-                    format!("expected basic or body, got {other:?}"),
-                ))
-            }
+            None | Some("basic") => Some(AuthStyle::Basic),
+            Some("body") => Some(AuthStyle::Body),
+            Some(other) => problems.ok(Err(problem(
+                "cequence_auth_style",
+                format!("expected basic or body, got {other:?}"),
+            ))),
         };
-        Ok(Settings {
-            auth_endpoint,
-            client_id: vars.required("cequence_client_id")?,
-            client_secret,
-            auth_style,
-            transactions_url: join_url(&edge_endpoint, &edge_path),
-            gzip: vars.bool("cequence_gzip", true)?,
-            max_in_flight: vars.number("cequence_max_in_flight", 4, 1, 64)? as usize,
-            http_timeout: Duration::from_secs(vars.number(
-                "cequence_http_timeout_s",
-                30,
-                1,
-                900,
-            )?),
-            retry_max_elapsed: Duration::from_secs(vars.number(
-                "cequence_retry_max_elapsed_s",
-                120,
-                0,
-                3600,
-            )?),
-            ca_cert_pem: ca_cert(vars.get("cequence_ca_cert_pem"))?,
-            tls_insecure: vars.bool("cequence_tls_insecure", false)?,
+        let gzip = problems.ok(vars.bool("cequence_gzip", true));
+        let max_in_flight = problems.ok(vars.number("cequence_max_in_flight", 4, 1, 64));
+        let http_timeout = problems.ok(vars.number("cequence_http_timeout_s", 30, 1, 900));
+        let retry_max_elapsed =
+            problems.ok(vars.number("cequence_retry_max_elapsed_s", 120, 0, 3600));
+        let ca_cert_pem = problems.ok(ca_cert(vars.get("cequence_ca_cert_pem")));
+        let tls_insecure = problems.ok(vars.bool("cequence_tls_insecure", false));
+        Some(Settings {
+            auth_endpoint: auth_endpoint?,
+            client_id: client_id?,
+            client_secret: client_secret?,
+            auth_style: auth_style?,
+            transactions_url: join_url(&edge_endpoint?, &edge_path),
+            gzip: gzip?,
+            max_in_flight: max_in_flight? as usize,
+            http_timeout: Duration::from_secs(http_timeout?),
+            retry_max_elapsed: Duration::from_secs(retry_max_elapsed?),
+            ca_cert_pem: ca_cert_pem?,
+            tls_insecure: tls_insecure?,
         })
     }
+}
+
+/// The function settings of a `.env` file, read as data (the syntax of
+/// `.env.example`: `key=value`, `#` comments, values optionally in matching
+/// quotes, `\n` a newline inside double quotes). Keys are reported when they
+/// are not settings at all; `allow_insecure_endpoints` becomes the function's
+/// `cequence_allow_insecure_endpoints`, as Terraform passes it.
+pub fn parse_env_file(text: &str) -> (std::collections::HashMap<String, String>, Vec<ConfigError>) {
+    let mut values = std::collections::HashMap::new();
+    let mut problems = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            problems.push(problem(
+                format!(".env line {}", index + 1),
+                "expected key=value",
+            ));
+            continue;
+        };
+        let key = key.trim();
+        let value = value.trim();
+        let value = match value.as_bytes() {
+            [b'"', .., b'"'] if value.len() >= 2 => value[1..value.len() - 1].replace("\\n", "\n"),
+            [b'\'', .., b'\''] if value.len() >= 2 => value[1..value.len() - 1].to_string(),
+            _ => value.to_string(),
+        };
+        match crate::settings::find(key) {
+            Some(setting) if setting.read_by_function() => {
+                values.insert(key.to_string(), value);
+            }
+            Some(_) if key == "allow_insecure_endpoints" => {
+                values.insert("cequence_allow_insecure_endpoints".to_string(), value);
+            }
+            Some(_) => {} // a Terraform or script setting
+            None => {
+                let hint = match crate::settings::did_you_mean(key) {
+                    Some(close) => format!("is not a setting; did you mean {close}?"),
+                    None => "is not a setting (the list is in lambda/settings.tsv)".to_string(),
+                };
+                problems.push(problem(format!(".env line {}: {key}", index + 1), hint));
+            }
+        }
+    }
+    (values, problems)
+}
+
+/// Environment variables that look like settings (`cequence_*`, any case)
+/// but are not ones the function reads, each with the closest real name.
+pub fn unknown_variables(names: impl Iterator<Item = String>) -> Vec<ConfigError> {
+    let mut unknown: Vec<ConfigError> = names
+        .filter(|name| name.to_ascii_lowercase().starts_with("cequence_"))
+        .filter(|name| {
+            !crate::settings::find(&name.to_ascii_lowercase()).is_some_and(|s| s.read_by_function())
+        })
+        .map(|name| {
+            let hint = match crate::settings::did_you_mean(&name) {
+                Some(key) => format!("is not a setting; did you mean {key}?"),
+                None => "is not a setting (the list is in lambda/settings.tsv)".to_string(),
+            };
+            problem(name, hint)
+        })
+        .collect();
+    unknown.sort_by(|a, b| a.variable.cmp(&b.variable));
+    unknown
 }
 
 #[cfg(test)]
@@ -393,7 +556,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn config(pairs: &[(&str, &str)], needs: Needs) -> Result<Config, ConfigError> {
+    fn config(pairs: &[(&str, &str)], needs: Needs) -> Result<Config, ConfigErrors> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -454,7 +617,7 @@ mod tests {
         ];
         for (pairs, variable) in cases {
             let err = config(pairs, Needs::NoBridge).unwrap_err();
-            assert_eq!(err.variable, *variable, "{pairs:?}");
+            assert_eq!(err.variables(), [*variable], "{pairs:?}");
             assert!(err.to_string().starts_with(variable));
         }
         let bridge_cases: &[(&str, &str, &str)] = &[
@@ -494,10 +657,183 @@ mod tests {
                 BRIDGE.iter().filter(|(k, _)| k != name).copied().collect();
             pairs.push((name, value));
             let err = config(&pairs, Needs::Bridge).unwrap_err();
-            assert_eq!(err.variable, *variable, "{name}={value}");
+            assert_eq!(err.variables(), [*variable], "{name}={value}");
         }
         let err = config(&BRIDGE[..3], Needs::Bridge).unwrap_err();
-        assert_eq!(err.variable, "cequence_edge_endpoint");
+        assert_eq!(err.variables(), ["cequence_edge_endpoint"]);
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once() {
+        // Four mistakes: two missing, one malformed URL, one bad number.
+        let pairs = [
+            ("cequence_client_id", "id"),
+            ("cequence_auth_endpoint", "auth.example.com/token"),
+            ("cequence_batch_size", "lots"),
+        ];
+        let err = config(&pairs, Needs::Bridge).unwrap_err();
+        let mut variables = err.variables();
+        variables.sort_unstable();
+        assert_eq!(
+            variables,
+            [
+                "cequence_auth_endpoint",
+                "cequence_batch_size",
+                "cequence_client_secret",
+                "cequence_edge_endpoint"
+            ]
+        );
+        let message = err.to_string();
+        assert!(message.starts_with("4 problems:"), "{message}");
+        assert_eq!(message.lines().count(), 5, "{message}");
+    }
+
+    #[test]
+    fn unknown_cequence_variables_get_a_did_you_mean() {
+        let names = [
+            "cequence_batchsize",
+            "CEQUENCE_LOG_LEVEL",
+            "PATH",
+            "cequence_zzz",
+        ];
+        let unknown = unknown_variables(names.iter().map(|n| n.to_string()));
+        let messages: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(
+            messages[0],
+            "cequence_batchsize: is not a setting; did you mean cequence_batch_size?"
+        );
+        assert!(messages[1].starts_with("cequence_zzz: is not a setting"));
+    }
+
+    #[test]
+    fn a_dotenv_file_is_read_as_data_with_its_function_settings() {
+        let text = "# comment\ncequence_client_id=id\ncequence_ca_cert_pem=\"a\\nb\"\n\
+                    aws_region=us-east-1\nallow_insecure_endpoints='true'\ncequence_batchsize=1\nnonsense\n";
+        let (values, problems) = parse_env_file(text);
+        assert_eq!(values["cequence_client_id"], "id");
+        assert_eq!(values["cequence_ca_cert_pem"], "a\nb");
+        assert_eq!(values["cequence_allow_insecure_endpoints"], "true");
+        assert!(!values.contains_key("aws_region"));
+        let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                ".env line 6: cequence_batchsize: is not a setting; did you mean cequence_batch_size?",
+                ".env line 7: expected key=value"
+            ]
+        );
+    }
+
+    #[test]
+    fn config_reads_exactly_the_function_settings_of_settings_tsv() {
+        use std::cell::RefCell;
+        let read = RefCell::new(std::collections::BTreeSet::new());
+        for needs in [Needs::Bridge, Needs::NoBridge] {
+            let _ = Config::from_lookup(
+                |name| {
+                    read.borrow_mut().insert(name.to_string());
+                    None
+                },
+                needs,
+            );
+        }
+        let read: std::collections::BTreeSet<String> = read
+            .into_inner()
+            .into_iter()
+            .filter(|n| n.starts_with("cequence_"))
+            .collect();
+        let listed = |keep: &dyn Fn(&crate::settings::Setting) -> bool| {
+            crate::settings::all()
+                .iter()
+                .filter(|s| s.read_by_function() && keep(s))
+                .map(|s| s.key.to_string())
+                .collect::<std::collections::BTreeSet<String>>()
+        };
+        let all_listed = listed(&|_| true);
+        let unlisted: Vec<&String> = read.difference(&all_listed).collect();
+        assert!(
+            unlisted.is_empty(),
+            "Config reads settings that settings.tsv does not list: {unlisted:?}"
+        );
+        // Every setting a user can set in .env takes effect. (An internal row
+        // may belong to a mode whose settings are not wired in yet.)
+        let settable = listed(&|s| s.scope == crate::settings::Scope::Function);
+        let ignored: Vec<&String> = settable.difference(&read).collect();
+        assert!(
+            ignored.is_empty(),
+            "settings.tsv lists function settings that Config never reads: {ignored:?}"
+        );
+    }
+
+    #[test]
+    fn settings_tsv_defaults_are_the_code_defaults() {
+        let c = config(BRIDGE, Needs::Bridge).unwrap();
+        let b = c.bridge.as_ref().unwrap();
+        let default = |key: &str| {
+            crate::settings::find(key)
+                .and_then(|s| s.default)
+                .unwrap_or_else(|| panic!("{key} has no default in settings.tsv"))
+                .to_string()
+        };
+        let actual = [
+            (
+                "cequence_log_level",
+                c.log_level.to_string().to_ascii_lowercase(),
+            ),
+            (
+                "cequence_edge_path",
+                b.transactions_url
+                    .trim_start_matches("https://edge.example.com")
+                    .to_string(),
+            ),
+            (
+                "cequence_auth_style",
+                format!("{:?}", b.auth_style).to_ascii_lowercase(),
+            ),
+            (
+                "cequence_batch_size",
+                c.pipeline.batch_limits.max_transactions.to_string(),
+            ),
+            (
+                "cequence_batch_max_bytes",
+                c.pipeline.batch_limits.max_bytes.to_string(),
+            ),
+            ("cequence_gzip", b.gzip.to_string()),
+            ("cequence_max_in_flight", b.max_in_flight.to_string()),
+            (
+                "cequence_max_concurrent_objects",
+                c.max_concurrent_objects.to_string(),
+            ),
+            (
+                "cequence_http_timeout_s",
+                b.http_timeout.as_secs().to_string(),
+            ),
+            (
+                "cequence_retry_max_elapsed_s",
+                b.retry_max_elapsed.as_secs().to_string(),
+            ),
+            (
+                "cequence_require_enabled_tag",
+                c.require_enabled_tag.to_string(),
+            ),
+            (
+                "cequence_tag_cache_s",
+                c.tag_cache_ttl.as_secs().to_string(),
+            ),
+            ("cequence_tls_insecure", b.tls_insecure.to_string()),
+            ("cequence_allow_insecure_endpoints", "false".to_string()),
+        ];
+        for (key, value) in actual {
+            assert_eq!(default(key), value, "{key}: settings.tsv default vs code");
+        }
+        let lambda = Config::from_lookup(
+            |name| (name == "AWS_LAMBDA_RUNTIME_API").then(|| "x".to_string()),
+            Needs::NoBridge,
+        )
+        .unwrap();
+        assert_eq!(lambda.log_format, LogFormat::Json);
+        assert_eq!(default("cequence_log_format"), "json");
     }
 
     #[test]
@@ -594,7 +930,7 @@ mod tests {
         ];
         for (pairs, variable) in cases {
             let err = config(pairs, Needs::NoBridge).unwrap_err();
-            assert_eq!(err.variable, *variable, "{pairs:?}");
+            assert_eq!(err.variables(), [*variable], "{pairs:?}");
             assert!(!err.to_string().contains("short"), "{err}");
         }
         let err = config(

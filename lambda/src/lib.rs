@@ -10,12 +10,14 @@
 
 pub mod app;
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod delivery;
 pub mod report;
 pub mod secret;
+pub mod settings;
 pub mod telemetry;
 
 /// Product name and version, sent as `User-Agent` and in `source_info`.

@@ -13,6 +13,14 @@ fn main() -> ExitCode {
         return lambda();
     }
     let cli = Cli::parse();
+    // Arguments first: nothing touches AWS or the network before they are good.
+    let problems = cf_passive::cli::argument_problems(&cli.command);
+    if !problems.is_empty() {
+        for problem in problems {
+            eprintln!("error: {problem}");
+        }
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Process {
             dry_run: true,
@@ -69,6 +77,23 @@ fn main() -> ExitCode {
                 from_start,
             ))
         }
+        Command::Check { env_file } => {
+            let loaded = match env_file {
+                None => load(Needs::Bridge),
+                Some(path) => match std::fs::read_to_string(&path) {
+                    Ok(text) => load_with(Config::from_env_and_file(Needs::Bridge, &text)),
+                    Err(e) => {
+                        eprintln!("error: --env-file {}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            let Some(config) = loaded else {
+                eprintln!("check failed: fix the configuration above; nothing was contacted.");
+                return ExitCode::from(2);
+            };
+            runtime().block_on(cf_passive::check::command(config))
+        }
     }
 }
 
@@ -90,14 +115,18 @@ fn lambda() -> ExitCode {
 /// Reads the configuration once and sets up logging from it. A bad setting
 /// still gets logging (text, info) so its error is seen.
 fn load(needs: Needs) -> Option<Config> {
-    match Config::from_env(needs) {
+    load_with(Config::from_env(needs))
+}
+
+fn load_with(loaded: Result<Config, cf_passive::config::ConfigErrors>) -> Option<Config> {
+    match loaded {
         Ok(config) => {
             cf_passive::telemetry::init(config.log_level, config.log_format);
             Some(config)
         }
         Err(e) => {
             cf_passive::telemetry::init(tracing::Level::INFO, LogFormat::Text);
-            tracing::error!("configuration error: {e}");
+            tracing::error!("configuration: {e}");
             None
         }
     }

@@ -104,8 +104,12 @@ fn an_unreadable_object_fails_the_run_after_emitting_what_it_could() {
         "records before the fault are emitted"
     );
     assert!(
-        stderr.contains("s3://local/logs/E27FO14I29XXXX.2024-01-31-23.cut.gz"),
-        "names the object: {stderr}"
+        stderr.contains(&path.display().to_string()),
+        "names the file by its path: {stderr}"
+    );
+    assert!(
+        !stderr.contains("s3://local/"),
+        "a local file is not an S3 object: {stderr}"
     );
     assert!(stderr.contains("read failed after line"), "{stderr}");
 
@@ -203,9 +207,357 @@ fn a_refused_batch_fails_the_run_and_names_the_object_and_batch() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(received.len(), 4, "other batches are still delivered");
     assert!(
-        stderr.contains("s3://local/logs/E2EXAMPLE1.2024-01-31-23.a1b2c3d4"),
-        "{stderr}"
+        stderr.contains(LEGACY),
+        "the file is named by its path: {stderr}"
     );
     assert!(stderr.contains("400"), "{stderr}");
+    assert!(
+        stderr.contains("run the command again") && !stderr.contains("will be retried"),
+        "the command line says truthfully what happens next: {stderr}"
+    );
     assert!(!stderr.contains("Successfully sent"), "{stderr}");
+}
+
+fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::process::Stdio;
+    let mut child = command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The binary may stop reading early (a rejected input): ignore EPIPE.
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
+}
+
+fn pseudo_random_bytes(n: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_binary_file_is_not_a_log_and_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("random.bin");
+    std::fs::write(&path, pseudo_random_bytes(20_000)).unwrap();
+    let output = command()
+        .args(["process", "--dry-run"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains(&format!("{}: not a CloudFront log", path.display())),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("malformed"),
+        "not reported as rows: {stderr}"
+    );
+    assert!(!stderr.contains("cequence_log_fields"), "{stderr}");
+
+    // The same bytes gzip-compressed are still not a log.
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    gz.write_all(&pseudo_random_bytes(20_000)).unwrap();
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let output = command()
+        .args(["process", "--dry-run"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("after gunzip"), "{stderr}");
+}
+
+#[test]
+fn an_empty_file_is_named_and_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("E2EXAMPLE1.2024-01-31-23.empty");
+    std::fs::write(&path, b"").unwrap();
+    let output = command()
+        .args(["process", "--dry-run"])
+        .arg(&path)
+        .arg(LEGACY)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: empty", path.display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        stdout.lines().count(),
+        6,
+        "the other file is still processed"
+    );
+}
+
+#[test]
+fn malformed_rows_are_not_a_failure_of_the_run() {
+    // The fixture has one malformed row: reported, and the exit status is 0.
+    let output = command()
+        .args(["process", "--dry-run", LEGACY])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("malformed=1"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("object={LEGACY}")) || stderr.contains(LEGACY),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_dash_reads_standard_input() {
+    let log = std::fs::read(LEGACY).unwrap();
+    let output = run_with_stdin(
+        &[
+            "process",
+            "--dry-run",
+            "--key",
+            "logs/E2EXAMPLE1.2024-01-31-23.a1b2c3d4",
+            "-",
+        ],
+        &log,
+    );
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 6, "{stderr}");
+    assert!(stderr.contains("standard input"), "{stderr}");
+
+    let output = run_with_stdin(&["process", "--dry-run", "-"], b"");
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("standard input: empty"), "{stderr}");
+
+    let output = command()
+        .args(["process", "--dry-run", "-", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn replay_checks_its_arguments_before_touching_aws() {
+    let started = std::time::Instant::now();
+    let output = command()
+        .args(["replay", "not-an-s3-url"])
+        // Would hang or dump metadata-service errors if AWS were contacted.
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("not-an-s3-url"), "{stderr}");
+    assert!(stderr.contains("s3://bucket/key"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+    assert!(!stderr.contains("retried"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn every_help_lists_the_settings_it_reads() {
+    for (command, settings) in [
+        (
+            "process",
+            &[
+                "cequence_log_fields",
+                "cequence_client_id",
+                "cequence_batch_size",
+            ][..],
+        ),
+        (
+            "replay",
+            &[
+                "cequence_require_enabled_tag",
+                "cequence_max_concurrent_objects",
+                "AWS_PROFILE",
+            ][..],
+        ),
+        (
+            "check",
+            &["cequence_auth_endpoint", "cequence_ca_cert_pem"][..],
+        ),
+    ] {
+        let output = self::command().args([command, "--help"]).output().unwrap();
+        let (stdout, _) = text(&output);
+        assert!(output.status.success());
+        for setting in settings {
+            assert!(
+                stdout.contains(setting),
+                "{command} --help lacks {setting}:\n{stdout}"
+            );
+        }
+    }
+}
+
+#[test]
+fn four_configuration_mistakes_are_all_named_at_once() {
+    let output = command()
+        .args(["check"])
+        .env("cequence_client_id", "x")
+        .env("cequence_auth_endpoint", "auth.example.com/token")
+        .env("cequence_batch_size", "lots")
+        .env("cequence_edge_endpiont", "https://edge.example.com")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for named in [
+        "cequence_auth_endpoint",
+        "cequence_batch_size",
+        "cequence_client_secret",
+        "cequence_edge_endpoint",
+        "cequence_edge_endpiont: is not a setting; did you mean cequence_edge_endpoint?",
+    ] {
+        assert!(stderr.contains(named), "{named} not named:\n{stderr}");
+    }
+    assert!(stderr.contains("5 problems"), "{stderr}");
+}
+
+/// Runs `check` against a token server and a bridge; returns (exit code, stdout).
+fn check(
+    oauth: &cf_passive_testkit::RunningOAuth,
+    secret: &str,
+    bridge_url: &str,
+    ca_pem: Option<&str>,
+) -> (Option<i32>, String, String) {
+    let mut command = command();
+    command
+        .args(["check"])
+        .env("cequence_client_id", OAuthConfig::default().client_id)
+        .env("cequence_client_secret", secret)
+        .env("cequence_auth_endpoint", oauth.token_url())
+        .env("cequence_edge_endpoint", bridge_url)
+        .env("cequence_http_timeout_s", "5");
+    if let Some(ca) = ca_pem {
+        command.env("cequence_ca_cert_pem", ca);
+    }
+    let output = command.output().unwrap();
+    let (stdout, stderr) = text(&output);
+    (output.status.code(), stdout, stderr)
+}
+
+#[test]
+fn check_reports_each_failure_as_what_it_is() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let pki = cf_passive_testkit::TestPki::generate();
+    let other_pki = cf_passive_testkit::TestPki::generate();
+    let (oauth, bridge) = runtime.block_on(async {
+        let oauth = OAuthTestServer::start(OAuthConfig {
+            tls: Some((&pki).into()),
+            ..OAuthConfig::default()
+        })
+        .await
+        .unwrap();
+        let bridge = BridgeReceiver::start(BridgeConfig {
+            tls: Some((&pki).into()),
+            ..BridgeConfig::default()
+        })
+        .await
+        .unwrap();
+        (oauth, bridge)
+    });
+    let good_secret = OAuthConfig::default().client_secret;
+
+    // Good credentials and the right CA: everything works, nothing is sent.
+    let (code, stdout, stderr) = check(&oauth, &good_secret, &bridge.url(), Some(&pki.ca_pem));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("ok      token: got an access token"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok      bridge:") && stdout.contains("TLS verified"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("check passed"), "{stdout}");
+    assert!(!stdout.contains(&good_secret) && !stderr.contains(&good_secret));
+
+    // The same settings from a .env file (read as data; deployment keys ignored).
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join(".env");
+    std::fs::write(
+        &env_file,
+        format!(
+            "# as .env.example\ntf_auto_approve=false\naws_region=us-east-1\n\
+             cequence_client_id={}\ncequence_client_secret=\"{good_secret}\"\n\
+             cequence_auth_endpoint={}\ncequence_edge_endpoint={}\ncequence_ca_cert_pem=\"{}\"\n",
+            OAuthConfig::default().client_id,
+            oauth.token_url(),
+            bridge.url(),
+            pki.ca_pem.trim_end().replace('\n', "\\n"),
+        ),
+    )
+    .unwrap();
+    let output = command()
+        .args(["check", "--env-file"])
+        .arg(&env_file)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("check passed"), "{stdout}");
+
+    // A wrong secret: the token step names the credentials; the bridge still works.
+    let (code, stdout, _) = check(&oauth, "wrong-secret", &bridge.url(), Some(&pki.ca_pem));
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  token: wrong client credentials"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok      bridge:"), "{stdout}");
+    assert!(!stdout.contains("wrong-secret"), "{stdout}");
+
+    // The wrong CA: both endpoints are untrusted, and said so.
+    let (code, stdout, _) = check(&oauth, &good_secret, &bridge.url(), Some(&other_pki.ca_pem));
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  token: TLS certificate not trusted"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAILED  bridge:") && stdout.contains("TLS certificate not trusted"),
+        "{stdout}"
+    );
+
+    // An unreachable bridge (nothing listens on the port).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("https://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let (code, stdout, _) = check(&oauth, &good_secret, &closed_url, Some(&pki.ca_pem));
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("ok      token:"), "{stdout}");
+    assert!(
+        stdout.contains("FAILED  bridge:") && stdout.contains("unreachable"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("check failed: 1 of"), "{stdout}");
+
+    assert!(
+        bridge.transactions().is_empty(),
+        "check never sends a transaction"
+    );
+    drop(runtime);
 }

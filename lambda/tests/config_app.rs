@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use cf_passive::config::{Config, Needs};
 
-fn config(pairs: &[(&str, &str)]) -> Result<Config, cf_passive::config::ConfigError> {
+fn config(pairs: &[(&str, &str)]) -> Result<Config, cf_passive::config::ConfigErrors> {
     let map: HashMap<String, String> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -39,5 +39,5 @@ fn failure_queue_function_name_and_endpoint_come_from_config() {
     );
     assert!(c.aws_endpoint_override);
     let err = config(&[("cequence_failure_queue_url", "failures")]).unwrap_err();
-    assert_eq!(err.variable, "cequence_failure_queue_url");
+    assert_eq!(err.variables(), ["cequence_failure_queue_url"]);
 }

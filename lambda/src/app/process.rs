@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use tracing::info;
+
 use super::forward::{App, ObjectOutcome};
 use crate::cli::{open_object, Opened};
 
@@ -19,12 +21,13 @@ pub async fn process_files(
     for path in files {
         let local = match open_object(path, bucket, key) {
             Opened::Object(local) => local,
-            Opened::NotALog => continue,
             Opened::Failed => {
                 unopened += 1;
                 continue;
             }
         };
+        // The messages below name the object the file stands for.
+        info!("{}: sent as {}", local.name, local.id);
         let bar = local.reader.bar_handle();
         outcomes.push(app.local_object(local.id, local.reader).await);
         bar.finish_and_clear();

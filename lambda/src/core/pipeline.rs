@@ -152,8 +152,27 @@ where
     G: DistributionGate + ?Sized,
     S: TransactionSink + ?Sized,
 {
+    process_named_object(source, object, &object.to_string(), options, gate, sink)
+}
+
+/// Runs one object through the pipeline; messages and errors call it `name`
+/// (a local file's path), while transactions still carry `s3://bucket/key`.
+pub fn process_named_object<R, G, S>(
+    source: R,
+    object: &ObjectId,
+    name: &str,
+    options: &PipelineOptions,
+    gate: &mut G,
+    sink: &mut S,
+) -> Processed
+where
+    R: Read + Send + 'static,
+    G: DistributionGate + ?Sized,
+    S: TransactionSink + ?Sized,
+{
     let started = Instant::now();
-    let log_object = object.to_string();
+    let object_url = object.to_string();
+    let log_object = name.to_string();
     let mut summary = Summary::default();
     let mut error = None;
     let mut stopped_early = false;
@@ -163,7 +182,7 @@ where
     let mut parser = Parser::with_fields(&options.plain_fields);
     let mut encoded = Vec::with_capacity(2048);
     let origin = Origin {
-        log_object: &log_object,
+        log_object: &object_url,
         source_version: crate::VERSION,
         redactor: options.redactor.as_deref(),
     };

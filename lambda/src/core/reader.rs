@@ -122,6 +122,67 @@ impl LineReader {
     }
 }
 
+/// How many leading bytes [`sniff`] looks at (after gunzip, if gzip).
+pub const SNIFF_BYTES: usize = 8 * 1024;
+
+/// What the start of an input looks like, before any parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// No bytes at all (or a gzip of nothing).
+    Empty,
+    /// Text: a log, or at worst rows the parser will call malformed.
+    Text,
+    /// Binary bytes: not a CloudFront log of any format (the offset is of the
+    /// first NUL or control byte, in the decompressed text if gzip).
+    Binary { offset: usize },
+}
+
+/// Tells a non-log input and an empty one apart from a log, from its first
+/// bytes (`prefix`: at least [`SNIFF_BYTES`], or the whole input if shorter).
+/// Every CloudFront format is text: W3C, JSON and plain lines never hold NUL
+/// or control bytes other than tab, CR and LF.
+pub fn sniff(prefix: &[u8]) -> Content {
+    if prefix.is_empty() {
+        return Content::Empty;
+    }
+    let decoded;
+    let text: &[u8] = if prefix.starts_with(&GZIP_MAGIC) {
+        let mut out = Vec::with_capacity(SNIFF_BYTES);
+        // A prefix of a gzip stream decodes up to where it was cut: that is
+        // enough, so the expected UnexpectedEof is ignored. A corrupt header
+        // decodes nothing and is left to the reader to report.
+        let _ = MultiGzDecoder::new(prefix)
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut out);
+        if out.is_empty() {
+            return if prefix.len() < SNIFF_BYTES && gzip_of_nothing(prefix) {
+                Content::Empty
+            } else {
+                Content::Text
+            };
+        }
+        decoded = out;
+        &decoded
+    } else {
+        prefix
+    };
+    let control =
+        |b: &u8| *b == 0 || (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || *b == 0x7f;
+    let count = text.iter().filter(|b| control(b)).count();
+    // One stray control byte in a log row is a malformed row, not a binary file.
+    if text.contains(&0) || count * 100 > text.len() {
+        let offset = text.iter().position(control).unwrap_or(0);
+        return Content::Binary { offset };
+    }
+    Content::Text
+}
+
+/// A complete gzip stream (or several) that decodes to no bytes.
+fn gzip_of_nothing(data: &[u8]) -> bool {
+    let mut out = Vec::new();
+    MultiGzDecoder::new(data).read_to_end(&mut out).is_ok() && out.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +252,26 @@ mod tests {
         data.extend_from_slice(b"\nnext\n");
         let mut r = LineReader::new(io::Cursor::new(data)).unwrap();
         assert_eq!(all_lines(&mut r).unwrap(), ["<too long>", "next"]);
+    }
+
+    #[test]
+    fn sniff_tells_logs_from_empty_and_binary_inputs() {
+        let log = b"#Version: 1.0\n#Fields: date time\n2024-01-31\t23:00:00\n";
+        assert_eq!(sniff(log), Content::Text);
+        assert_eq!(sniff(&gzip(log)), Content::Text);
+        assert_eq!(sniff(b"{\"date\":\"x\"}\n"), Content::Text);
+        assert_eq!(sniff(b""), Content::Empty);
+        assert_eq!(sniff(&gzip(b"")), Content::Empty);
+        let binary: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        assert!(matches!(sniff(&binary), Content::Binary { .. }));
+        assert!(matches!(sniff(&gzip(&binary)), Content::Binary { .. }));
+        assert_eq!(sniff(b"ab\0cd"), Content::Binary { offset: 2 });
+        // A single stray control byte in a long text is a malformed row at worst.
+        let mut text = vec![b'a'; 500];
+        text[10] = 0x01;
+        assert_eq!(sniff(&text), Content::Text);
     }
 
     #[test]
