@@ -57,14 +57,18 @@ ensure_cargo_fuzz() {
 }
 
 # A libFuzzer figure from the log: the final stats ("stat::average_exec_per_sec:
-# 1234"), else (fork mode) the last status line ("#5000: ... exec/s: 83 ...").
+# 1234"), else (fork mode) the last status line ("#5000: ... time: 60s ...").
 stat_of() {
   local name="$1" log="$2" value
   value="$(sed -n "s/^stat::${name}: *//p" "${log}" | tail -n 1)"
   if [[ -z "${value}" ]]; then
     case "${name}" in
       number_of_executed_units) value="$(sed -n 's/^#\([0-9]*\):.* exec\/s:.*/\1/p' "${log}" | tail -n 1)" ;;
-      average_exec_per_sec) value="$(sed -n 's/^#[0-9]*:.* exec\/s: \([0-9]*\).*/\1/p' "${log}" | tail -n 1)" ;;
+      average_exec_per_sec)
+        # The status line's exec/s is the last job's; average over the run.
+        value="$(sed -n 's/^#\([0-9]*\):.* time: \([0-9]*\)s.*/\1 \2/p' "${log}" | tail -n 1 |
+          awk '$2 > 0 { printf "%d", $1 / $2 }')"
+        ;;
     esac
   fi
   printf '%s' "${value:--}"
