@@ -53,6 +53,7 @@ locals {
     cequence_max_in_flight       = tostring(var.cequence_max_in_flight)
     cequence_http_timeout_s      = tostring(var.cequence_http_timeout_s)
     cequence_retry_max_elapsed_s = tostring(var.cequence_retry_max_elapsed_s)
+    cequence_inflate_thread      = var.cequence_inflate_thread
     cequence_skip_extensions     = var.cequence_skip_extensions
     cequence_require_enabled_tag = tostring(var.cequence_require_enabled_tag)
     cequence_tag_cache_s         = tostring(var.cequence_tag_cache_s)

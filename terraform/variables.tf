@@ -156,6 +156,17 @@ variable "cequence_retry_max_elapsed_s" {
   }
 }
 
+variable "cequence_inflate_thread" {
+  description = "Inflate gzip log objects on a second thread: auto (only with more than one vCPU, i.e. above 1769 MB of memory), on or off."
+  type        = string
+  default     = "auto"
+
+  validation {
+    condition     = contains(["auto", "on", "off"], var.cequence_inflate_thread)
+    error_message = "cequence_inflate_thread must be auto, on or off."
+  }
+}
+
 variable "cequence_skip_extensions" {
   description = "Comma-separated file extensions whose requests are not forwarded, e.g. \".jpg,.css,.js\". Empty = the Lambda's built-in list of static extensions."
   type        = string

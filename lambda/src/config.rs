@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::core::batch::BatchLimits;
 use crate::core::filter::{StaticFilter, DEFAULT_SKIP_EXTENSIONS};
 use crate::core::pipeline::PipelineOptions;
+use crate::core::reader::InflateThread;
 use crate::core::redact::{RedactSpec, MIN_KEY_BYTES};
 pub use crate::delivery::SecretSource;
 use crate::delivery::{join_url, AuthStyle, Settings};
@@ -323,6 +324,24 @@ impl Config {
                     .collect()
             })
             .unwrap_or_default();
+        let inflate_thread = match vars.get("cequence_inflate_thread") {
+            None => InflateThread::Auto,
+            Some(value) => InflateThread::parse(&value).unwrap_or_else(|| {
+                problems.0.push(problem(
+                    "cequence_inflate_thread",
+                    format!("expected auto, on or off, got {value:?}"),
+                ));
+                InflateThread::Auto
+            }),
+        };
+        // Lambda may show two vCPUs at any memory size but gives a full one only
+        // at 1,769 MB: up to there a second thread only adds work.
+        let lambda_memory_mb = (vars.lookup)("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+            .and_then(|mb| mb.trim().parse::<u32>().ok());
+        let inflate_thread = match (inflate_thread, lambda_memory_mb) {
+            (InflateThread::Auto, Some(mb)) if mb <= 1769 => InflateThread::Off,
+            (chosen, _) => chosen,
+        };
         let pipeline = PipelineOptions {
             static_filter: StaticFilter::parse(&skip_extensions),
             batch_limits: BatchLimits {
@@ -335,6 +354,7 @@ impl Config {
                 ) as usize,
             },
             plain_fields,
+            inflate_thread,
             // Built by the app once the key is read (app::resolve_redactor).
             redactor: None,
         };
@@ -596,6 +616,32 @@ mod tests {
         assert_eq!(c.tag_cache_ttl, Duration::from_secs(300));
         assert_eq!(c.log_level, tracing::Level::INFO);
         assert!(c.pipeline.static_filter.is_static("/a.woff2"));
+    }
+
+    #[test]
+    fn inflate_thread_is_auto_unless_set() {
+        let c = config(&[], Needs::NoBridge).unwrap();
+        assert_eq!(c.pipeline.inflate_thread, InflateThread::Auto);
+        let c = config(&[("cequence_inflate_thread", "Off")], Needs::NoBridge).unwrap();
+        assert_eq!(c.pipeline.inflate_thread, InflateThread::Off);
+        let err = config(&[("cequence_inflate_thread", "2")], Needs::NoBridge).unwrap_err();
+        assert_eq!(err.variables(), ["cequence_inflate_thread"]);
+    }
+
+    #[test]
+    fn auto_inflate_thread_is_off_up_to_one_full_lambda_vcpu() {
+        let memory = |mb: &str, setting: Option<&str>| {
+            let mut pairs = vec![("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", mb)];
+            pairs.extend(setting.map(|s| ("cequence_inflate_thread", s)));
+            config(&pairs, Needs::NoBridge)
+                .unwrap()
+                .pipeline
+                .inflate_thread
+        };
+        assert_eq!(memory("128", None), InflateThread::Off);
+        assert_eq!(memory("1769", None), InflateThread::Off);
+        assert_eq!(memory("3008", None), InflateThread::Auto);
+        assert_eq!(memory("128", Some("on")), InflateThread::On);
     }
 
     #[test]

@@ -21,6 +21,7 @@ declare -gA ENV_TYPES=(
   [cequence_max_in_flight]=number
   [cequence_http_timeout_s]=number
   [cequence_retry_max_elapsed_s]=number
+  [cequence_inflate_thread]='enum:auto|on|off'
   [cequence_skip_extensions]=string
   [cequence_require_enabled_tag]=bool
   [cequence_tag_cache_s]=number

@@ -154,6 +154,7 @@ OPTIONAL_VARIABLES = {
     "cequence_max_in_flight": ("number", 4),
     "cequence_http_timeout_s": ("number", 30),
     "cequence_retry_max_elapsed_s": ("number", 120),
+    "cequence_inflate_thread": ("string", "auto"),
     "cequence_skip_extensions": ("string", ""),
     "cequence_require_enabled_tag": ("bool", True),
     "cequence_tag_cache_s": ("number", 300),

@@ -19,11 +19,13 @@ fn hex_value(b: u8) -> Option<u8> {
 /// Percent-decodes `input` once. Borrows when there is nothing to decode.
 pub fn percent_decode(input: &str) -> Cow<'_, str> {
     let bytes = input.as_bytes();
-    if !bytes.contains(&b'%') {
+    let Some(first) = memchr::memchr(b'%', bytes) else {
         return Cow::Borrowed(input);
-    }
+    };
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
+    // Everything before the first `%` is copied as it is.
+    out.extend_from_slice(&bytes[..first]);
+    let mut i = first;
     while i < bytes.len() {
         let b = bytes[i];
         if b == b'%' && i + 2 < bytes.len() {
@@ -47,7 +49,12 @@ pub fn percent_decode(input: &str) -> Cow<'_, str> {
 /// space but does contain `%20`, it is decoded a second time.
 pub fn decode_user_agent(input: &str) -> Cow<'_, str> {
     let once = percent_decode(input);
-    if !once.contains(' ') && once.contains("%20") {
+    if matches!(once, Cow::Borrowed(_)) {
+        return once; // no `%` at all, so no `%20` either
+    }
+    if memchr::memchr(b' ', once.as_bytes()).is_none()
+        && memchr::memmem::find(once.as_bytes(), b"%20").is_some()
+    {
         return Cow::Owned(percent_decode(&once).into_owned());
     }
     once

@@ -43,7 +43,16 @@ impl StaticFilter {
 
     /// Whether a decoded request path is a static asset.
     pub fn is_static(&self, path: &str) -> bool {
-        let last_segment = path.rsplit('/').next().unwrap_or(path).as_bytes();
+        let bytes = path.as_bytes();
+        let last_segment = match memchr::memrchr(b'/', bytes) {
+            Some(slash) => &bytes[slash + 1..],
+            None => bytes,
+        };
+        // Every extension starts with a dot: most API paths end without one,
+        // and are decided without comparing against each extension.
+        if memchr::memchr(b'.', last_segment).is_none() {
+            return false;
+        }
         self.extensions.iter().any(|ext| {
             let ext = ext.as_bytes();
             last_segment.len() > ext.len()

@@ -2,6 +2,7 @@
 //! transactions → a sink. Synchronous and free of AWS types: the CLI feeds it
 //! files, the Lambda feeds it an S3 body through a blocking bridge.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use super::fields::Field;
 use super::filter::StaticFilter;
 use super::object::ObjectId;
 use super::parse::{Line, Parser};
-use super::reader::{LineReader, RawLine, MAX_LINE_BYTES};
+use super::reader::{InflateThread, LineReader, RawLine, MAX_LINE_BYTES};
 use super::redact::Redactor;
 use super::summary::Summary;
 use super::transaction::{map_record, required, Origin};
@@ -27,6 +28,8 @@ pub struct PipelineOptions {
     pub batch_limits: BatchLimits,
     /// Field order for v2 `plain` objects without a `#Fields` header.
     pub plain_fields: Vec<String>,
+    /// Whether gzip is inflated on a second thread.
+    pub inflate_thread: InflateThread,
     /// `cequence_redact` with its key, once the key has been read.
     pub redactor: Option<Arc<Redactor>>,
 }
@@ -179,6 +182,7 @@ where
 
     let key_distribution = distribution_from_key(&object.key).map(str::to_string);
     let mut decisions: HashMap<String, bool> = HashMap::new();
+    let mut last_decision: Option<(String, bool)> = None;
     let mut parser = Parser::with_fields(&options.plain_fields);
     let mut encoded = Vec::with_capacity(2048);
     let origin = Origin {
@@ -187,7 +191,8 @@ where
         redactor: options.redactor.as_deref(),
     };
 
-    let mut reader = match LineReader::new(source) {
+    let mut reader = match LineReader::with_inflate_thread(source, options.inflate_thread.enabled())
+    {
         Ok(reader) => Some(reader),
         Err(source) => {
             error = Some(PipelineError::Read {
@@ -215,7 +220,11 @@ where
         summary.lines += 1;
         let line_number = summary.lines;
         let text = match raw {
-            RawLine::Text(bytes) => String::from_utf8_lossy(bytes),
+            // Checking first is much faster than the lossy path on valid text.
+            RawLine::Text(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(bytes),
+            },
             RawLine::TooLong => {
                 let reason = format!("line longer than {MAX_LINE_BYTES} bytes");
                 if summary.record_malformed(line_number, &reason) {
@@ -250,23 +259,33 @@ where
             summary.no_distribution += 1;
             continue;
         };
-        let allowed = match decisions.get(distribution) {
-            Some(allowed) => *allowed,
-            None => match gate.allow(distribution) {
-                Ok(allowed) => {
-                    decisions.insert(distribution.to_string(), allowed);
-                    allowed
-                }
-                Err(reason) => {
-                    error = Some(PipelineError::Gate {
-                        object: log_object.clone(),
-                        distribution: distribution.to_string(),
-                        reason,
-                    });
-                    break 'lines;
-                }
+        let allowed = match last_decision.as_ref() {
+            // Most objects hold one distribution: skip the map's hashing.
+            Some((id, allowed)) if id == distribution => *allowed,
+            _ => match decisions.get(distribution) {
+                Some(allowed) => *allowed,
+                None => match gate.allow(distribution) {
+                    Ok(allowed) => {
+                        decisions.insert(distribution.to_string(), allowed);
+                        allowed
+                    }
+                    Err(reason) => {
+                        error = Some(PipelineError::Gate {
+                            object: log_object.clone(),
+                            distribution: distribution.to_string(),
+                            reason,
+                        });
+                        break 'lines;
+                    }
+                },
             },
         };
+        if last_decision
+            .as_ref()
+            .is_none_or(|(id, _)| id != distribution)
+        {
+            last_decision = Some((distribution.to_string(), allowed));
+        }
         if !allowed {
             summary.skipped_disabled += 1;
             continue;

@@ -211,6 +211,11 @@ pub struct Options {
     pub hour: Hour,
     /// Distribution id, written in the v2 `DistributionId` field and used by [`object_key`].
     pub distribution_id: String,
+    /// Share of requests for static assets, 0.0–1.0 (default 0.4).
+    pub static_share: f64,
+    /// Share of requests that carry a cookie, 0.0–1.0. `None` (the default) keeps the
+    /// per-client cookies: about 60% of clients have one, so the request share varies.
+    pub cookie_share: Option<f64>,
 }
 
 impl Default for Options {
@@ -218,6 +223,8 @@ impl Default for Options {
         Options {
             hour: Hour::default(),
             distribution_id: "E27FO14I29XXXX".to_owned(),
+            static_share: pools::STATIC_SHARE,
+            cookie_share: None,
         }
     }
 }
@@ -251,7 +258,7 @@ impl Generator {
     /// A generator for `format`, seeded with `seed`.
     pub fn new(seed: u64, format: Format, opts: Options) -> Generator {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let pools = Pools::new(&mut rng, &opts.distribution_id);
+        let pools = Pools::new(&mut rng, opts.cookie_share.is_some());
         let h = opts.hour;
         Generator {
             rng,
@@ -372,7 +379,7 @@ impl Generator {
 
         // Who, what, and how it went.
         let client = pools.pick_client(rng);
-        let route = pools.pick_route(rng);
+        let route = pools.pick_route(rng, opts.static_share);
         let kind = route.kind;
         let method = route.pick_method(rng);
         let status = pools::pick_status(rng, kind, method);
@@ -445,7 +452,13 @@ impl Generator {
         }
         sink.end(Field::CsUriQuery, s);
 
-        sink.put(Field::CsCookie, client.cookie.as_bytes());
+        // With a fixed share every client has a cookie and the request decides; the
+        // extra draw only happens then, so default output stays as it was.
+        let cookie: &str = match opts.cookie_share {
+            Some(share) if !rng.gen_bool(share) => "-",
+            _ => &client.cookie,
+        };
+        sink.put(Field::CsCookie, cookie.as_bytes());
         sink.put(Field::EdgeResultType, result.edge.as_bytes());
         let s = sink.begin();
         // 40 bytes in base64: 53 free characters, one with 2 bits, then `==`.

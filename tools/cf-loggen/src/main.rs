@@ -86,6 +86,15 @@ struct Cli {
     #[arg(long)]
     print_key: bool,
 
+    /// Share of requests for static assets (.js, .css, images...), 0.0-1.0.
+    #[arg(long, default_value_t = 0.4, value_parser = parse_share)]
+    static_share: f64,
+
+    /// Share of requests that carry a cookie, 0.0-1.0. Unset: about 60% of clients
+    /// have a cookie and send it with each request.
+    #[arg(long, value_parser = parse_share)]
+    cookie_share: Option<f64>,
+
     /// Print records and bytes written (uncompressed) to standard error.
     #[arg(long)]
     stats: bool,
@@ -115,6 +124,16 @@ fn parse_size(s: &str) -> Result<u64, String> {
     };
     n.checked_mul(mult)
         .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// A share: a number from 0 to 1.
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "bad share {s:?}: expected a number from 0 to 1, e.g. 0.2"
+        )),
+    }
 }
 
 /// A real-time field list (a newtype, so clap takes it as one value).
@@ -151,6 +170,8 @@ fn run(cli: &Cli) -> io::Result<(u64, u64)> {
     let opts = Options {
         hour: cli.hour,
         distribution_id: cli.distribution_id.clone(),
+        static_share: cli.static_share,
+        cookie_share: cli.cookie_share,
     };
     let mut gen = Generator::new(cli.seed, cli.format, opts);
     let sink: Box<dyn Write> = match &cli.out {
@@ -271,6 +292,16 @@ mod tests {
         assert_eq!(parse_size("10K"), Ok(10_000));
         assert!(parse_size("MB").is_err());
         assert!(parse_size("10XB").is_err());
+    }
+
+    #[test]
+    fn parses_shares() {
+        assert_eq!(parse_share("0.2"), Ok(0.2));
+        assert_eq!(parse_share("1"), Ok(1.0));
+        assert_eq!(parse_share("0"), Ok(0.0));
+        for bad in ["1.5", "-0.1", "a third", "NaN"] {
+            assert!(parse_share(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub(crate) struct Pools {
 
 const CLIENTS: usize = 4096;
 /// Share of requests for static assets.
-const STATIC_SHARE: f64 = 0.4;
+pub(crate) const STATIC_SHARE: f64 = 0.4;
 
 const EDGES: &[&str] = &[
     "SEA32-C1", "SEA19-C3", "IAD89-P2", "IAD12-C1", "DFW56-P1", "LAX50-C3", "ORD58-P6", "JFK51-C1",
@@ -528,8 +528,14 @@ fn random_token(rng: &mut impl Rng, n: usize) -> String {
     String::from_utf8(v).unwrap_or_default()
 }
 
-fn random_cookie(rng: &mut impl Rng) -> String {
-    let raw = match rng.gen_range(0..10) {
+/// A client's cookie header, escaped; `always` leaves out the 40% without one.
+fn random_cookie(rng: &mut impl Rng, always: bool) -> String {
+    let pick = if always {
+        rng.gen_range(4..10)
+    } else {
+        rng.gen_range(0..10)
+    };
+    let raw = match pick {
         0..=3 => return "-".to_owned(),
         4 | 5 => format!("session={}; theme=dark", random_token(rng, 32)),
         6 => format!(
@@ -577,7 +583,8 @@ fn random_xff(rng: &mut impl Rng, ip: &str) -> String {
 }
 
 impl Pools {
-    pub fn new(rng: &mut impl Rng, _distribution_id: &str) -> Pools {
+    /// `every_client_has_cookies`: for a fixed per-request cookie share.
+    pub fn new(rng: &mut impl Rng, every_client_has_cookies: bool) -> Pools {
         let mut routes = Vec::new();
         routes.extend(API_ROUTES.iter().map(|s| build_route(s, RouteKind::Api)));
         routes.extend(
@@ -607,7 +614,7 @@ impl Pools {
                 };
                 let (asn, country) = pick(rng, ASNS);
                 Client {
-                    cookie: random_cookie(rng),
+                    cookie: random_cookie(rng, every_client_has_cookies),
                     xff: random_xff(rng, &ip),
                     ip,
                     ua,
@@ -644,8 +651,8 @@ impl Pools {
         &self.clients[rng.gen_range(0..n)]
     }
 
-    pub fn pick_route(&self, rng: &mut impl Rng) -> &Route {
-        let set = if rng.gen_bool(STATIC_SHARE) {
+    pub fn pick_route(&self, rng: &mut impl Rng, static_share: f64) -> &Route {
+        let set = if rng.gen_bool(static_share) {
             &self.statics
         } else {
             &self.api

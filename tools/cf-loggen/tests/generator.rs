@@ -371,3 +371,34 @@ fn object_keys() {
     assert!(!object_key("WAKKE7XJ5Y3FH", hour, 1, false).ends_with(".gz"));
     assert_eq!(Field::ALL.len(), 40);
 }
+
+#[test]
+fn static_and_cookie_shares_can_be_set() {
+    let opts = Options {
+        static_share: 0.2,
+        cookie_share: Some(1.0 / 3.0),
+        ..opts()
+    };
+    let mut gen = Generator::new(11, Format::W3c, opts);
+    let mut out = Vec::new();
+    gen.write_header(&mut out).unwrap();
+    gen.write_records(&mut out, 20_000).unwrap();
+    let rows = parse(Format::W3c, &out);
+    let n = rows.len() as f64;
+    let api = |r: &HashMap<String, String>| {
+        let stem = &r["cs-uri-stem"];
+        stem.starts_with("/api/") || stem == "/graphql"
+    };
+    let statics = rows.iter().filter(|r| !api(r)).count() as f64 / n;
+    assert!((0.18..0.22).contains(&statics), "static share {statics}");
+    let cookies = rows.iter().filter(|r| r["cs(Cookie)"] != "-").count() as f64 / n;
+    assert!((0.31..0.36).contains(&cookies), "cookie share {cookies}");
+
+    // The defaults are the generator's usual mix: about 40% static.
+    let rows = parse(Format::W3c, &generate(11, Format::W3c, 20_000));
+    let statics = rows.iter().filter(|r| !api(r)).count() as f64 / n;
+    assert!(
+        (0.37..0.43).contains(&statics),
+        "default static share {statics}"
+    );
+}
