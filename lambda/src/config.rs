@@ -10,6 +10,7 @@ use crate::core::batch::BatchLimits;
 use crate::core::filter::{StaticFilter, DEFAULT_SKIP_EXTENSIONS};
 use crate::core::pipeline::PipelineOptions;
 use crate::core::reader::InflateThread;
+use crate::core::redact::{RedactSpec, MIN_KEY_BYTES};
 use crate::core::wire::{WireOptions, CLI_INSTANCE_ID, DEFAULT_SERVER_IP};
 pub use crate::delivery::SecretSource;
 use crate::delivery::{join_url, AuthStyle, Compression, Settings};
@@ -86,6 +87,14 @@ pub enum LogFormat {
     Text,
 }
 
+/// `cequence_redact` and where its HMAC key comes from.
+#[derive(Debug, Clone)]
+pub struct RedactConfig {
+    pub spec: RedactSpec,
+    /// `cequence_redact_key` (local runs) or `cequence_redact_key_secret_arn`.
+    pub key: SecretSource,
+}
+
 /// Everything the program is configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -106,6 +115,8 @@ pub struct Config {
     /// `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3` is set (an emulator):
     /// S3 is then addressed path-style.
     pub aws_endpoint_override: bool,
+    /// `None` unless `cequence_redact` names something to redact.
+    pub redact: Option<RedactConfig>,
 }
 
 /// Whether bridge settings are required.
@@ -354,6 +365,8 @@ impl Config {
             plain_fields,
             inflate_thread,
             wire: problems.or(Config::wire(&vars), WireOptions::default()),
+            // Built by the app once the key is read (app::resolve_redactor).
+            redactor: None,
         };
         let require_enabled_tag =
             problems.or(vars.bool("cequence_require_enabled_tag", true), true);
@@ -377,6 +390,7 @@ impl Config {
             Needs::NoBridge => None,
             Needs::Bridge => Config::bridge(&vars, &mut problems),
         };
+        let redact = problems.ok(Config::redact(&vars, in_lambda)).flatten();
         if !problems.0.is_empty() {
             return Err(ConfigErrors(problems.0));
         }
@@ -393,6 +407,7 @@ impl Config {
             aws_endpoint_override: ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
                 .iter()
                 .any(|name| (vars.lookup)(name).is_some_and(|v| !v.is_empty())),
+            redact,
         })
     }
 
@@ -417,6 +432,47 @@ impl Config {
             server_ip,
             instance_id,
         })
+    }
+
+    /// `cequence_redact` and its key. In the Lambda the key must come from
+    /// Secrets Manager (an environment variable would show it in the
+    /// function's configuration); a local run may give it directly.
+    fn redact<F: Fn(&str) -> Option<String>>(
+        vars: &Vars<F>,
+        in_lambda: bool,
+    ) -> Result<Option<RedactConfig>, ConfigError> {
+        const SPEC: &str = "cequence_redact";
+        const ARN: &str = "cequence_redact_key_secret_arn";
+        const KEY: &str = "cequence_redact_key";
+        let spec = RedactSpec::parse(&vars.get(SPEC).unwrap_or_default())
+            .map_err(|e| problem(SPEC, e.to_string()))?;
+        if spec.is_empty() {
+            return Ok(None);
+        }
+        let key = match (vars.get(ARN), vars.get(KEY)) {
+            (Some(arn), _) if arn.starts_with("arn:") => SecretSource::SecretsManager { arn },
+            (Some(arn), _) => return Err(problem(ARN, format!("expected an arn:..., got {arn:?}"))),
+            (None, _) if in_lambda => {
+                return Err(problem(
+                    ARN,
+                    "is required when cequence_redact is set (the key is read from Secrets Manager; cequence_redact_key is for local runs only)",
+                ))
+            }
+            (None, Some(key)) if key.len() < MIN_KEY_BYTES => {
+                return Err(problem(
+                    KEY,
+                    format!("must be at least {MIN_KEY_BYTES} bytes (a random 32-byte hex string is a good choice)"),
+                ))
+            }
+            (None, Some(key)) => SecretSource::Value(SecretString::from(key)),
+            (None, None) => {
+                return Err(problem(
+                    KEY,
+                    "is required when cequence_redact is set (or cequence_redact_key_secret_arn)",
+                ))
+            }
+        };
+        Ok(Some(RedactConfig { spec, key }))
     }
 
     /// The bridge settings, or `None` with every problem recorded.
@@ -994,6 +1050,76 @@ mod tests {
             c.bridge.unwrap().client_secret,
             SecretSource::SecretsManager { .. }
         ));
+    }
+
+    #[test]
+    fn redaction_is_off_by_default_and_validated_at_start_up() {
+        assert!(config(&[], Needs::NoBridge).unwrap().redact.is_none());
+        let key = ("cequence_redact_key", "a-local-key-0123456789");
+        let c = config(
+            &[("cequence_redact", "cookie-values,query:token"), key],
+            Needs::NoBridge,
+        )
+        .unwrap();
+        let redact = c.redact.unwrap();
+        assert!(redact.spec.cookie_values);
+        assert_eq!(redact.spec.query_params, ["token"]);
+        assert!(matches!(redact.key, SecretSource::Value(_)));
+        let debug = format!("{redact:?}");
+        assert!(!debug.contains("a-local-key"), "{debug}");
+
+        let lambda = ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
+        let arn = (
+            "cequence_redact_key_secret_arn",
+            "arn:aws:secretsmanager:us-east-1:1:secret:k",
+        );
+        let c = config(
+            &[("cequence_redact", "header:authorization"), arn, lambda],
+            Needs::NoBridge,
+        )
+        .unwrap();
+        assert!(matches!(
+            c.redact.unwrap().key,
+            SecretSource::SecretsManager { .. }
+        ));
+
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("cequence_redact", "cookies"), key], "cequence_redact"),
+            (&[("cequence_redact", "query:")], "cequence_redact"),
+            (
+                &[("cequence_redact", "cookie-values")],
+                "cequence_redact_key",
+            ),
+            (
+                &[
+                    ("cequence_redact", "cookie-values"),
+                    ("cequence_redact_key", "short"),
+                ],
+                "cequence_redact_key",
+            ),
+            (
+                &[("cequence_redact", "cookie-values"), key, lambda],
+                "cequence_redact_key_secret_arn",
+            ),
+            (
+                &[
+                    ("cequence_redact", "cookie-values"),
+                    ("cequence_redact_key_secret_arn", "k"),
+                ],
+                "cequence_redact_key_secret_arn",
+            ),
+        ];
+        for (pairs, variable) in cases {
+            let err = config(pairs, Needs::NoBridge).unwrap_err();
+            assert_eq!(err.variables(), [*variable], "{pairs:?}");
+            assert!(!err.to_string().contains("short"), "{err}");
+        }
+        let err = config(
+            &[("cequence_redact", "cookie-values,cookies"), key],
+            Needs::NoBridge,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("\"cookies\""), "{err}");
     }
 
     #[test]

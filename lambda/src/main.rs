@@ -31,7 +31,17 @@ fn main() -> ExitCode {
             let Some(config) = load(Needs::NoBridge) else {
                 return ExitCode::from(2);
             };
-            match cf_passive::cli::dry_run(&config.pipeline, &files, &bucket, key.as_deref()) {
+            // The dry run shows what would be sent, so it redacts too.
+            let options = match runtime()
+                .block_on(cf_passive::app::wiring::pipeline_options(&config, None))
+            {
+                Ok(options) => options,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match cf_passive::cli::dry_run(&options, &files, &bucket, key.as_deref()) {
                 0 => ExitCode::SUCCESS,
                 _ => ExitCode::FAILURE,
             }

@@ -71,6 +71,7 @@ fn transaction(id: &str) -> Vec<u8> {
         "E27FO14I29XXXX",
         Origin {
             log_object: "s3://cf-logs/AWSLogs/E27FO14I29XXXX.2024-01-31-23.a1b2c3d4.gz",
+            redactor: None,
         },
     );
     let mut out = Vec::new();

@@ -42,6 +42,7 @@ fn batch(index: u64) -> Batch {
         "E27FO14I29XXXX",
         Origin {
             log_object: "s3://cf-logs/E27FO14I29XXXX.2024-01-31-23.resume.gz",
+            redactor: None,
         },
     );
     let mut body = ENVELOPE_OPEN.to_vec();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 use super::forward::{App, ObjectOutcome, Runner};
 use super::process::process_files;
@@ -20,6 +20,8 @@ use crate::aws::tags::{account_from_function_arn, CloudFrontTags, TagSource};
 use crate::config::Config;
 use crate::core::checkpoint::batch_fingerprint;
 use crate::core::object::ObjectId;
+use crate::core::pipeline::PipelineOptions;
+use crate::core::redact::Redactor;
 use crate::delivery::{Delivery, SecretSource};
 
 /// Any start-up failure, already phrased for the operator.
@@ -34,6 +36,37 @@ pub enum Reach {
     S3,
 }
 
+/// The pipeline options with the `cequence_redact` redactor built, its key
+/// read (from Secrets Manager: once per container or command, here). The
+/// dry run uses it too, so that it shows what would be sent.
+pub async fn pipeline_options(
+    config: &Config,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> Result<PipelineOptions, StartError> {
+    let mut options = config.pipeline.clone();
+    let Some(redact) = &config.redact else {
+        return Ok(options);
+    };
+    let key = match &redact.key {
+        SecretSource::Value(key) => key.clone(),
+        SecretSource::SecretsManager { arn } => {
+            let sdk = match sdk {
+                Some(sdk) => sdk.clone(),
+                None => aws_config::load_defaults(BehaviorVersion::latest()).await,
+            };
+            let reader = SecretsManager {
+                client: aws_sdk_secretsmanager::Client::new(&sdk),
+            };
+            reader.redact_key(arn).await?
+        }
+    };
+    let redactor = Redactor::new(redact.spec.clone(), &key)
+        .map_err(|e| format!("cequence_redact_key_secret_arn: {e}"))?;
+    info!("cequence_redact: {}", redactor.spec());
+    options.redactor = Some(Arc::new(redactor));
+    Ok(options)
+}
+
 /// Builds the application from the configuration. AWS clients are made only
 /// when something needs them.
 pub async fn build_app(
@@ -45,7 +78,11 @@ pub async fn build_app(
     let settings = config.bridge.clone().ok_or("bridge settings are missing")?;
     let needs_aws = reach == Reach::S3
         || failure_queue_url.is_some()
-        || matches!(settings.client_secret, SecretSource::SecretsManager { .. });
+        || matches!(settings.client_secret, SecretSource::SecretsManager { .. })
+        || config
+            .redact
+            .as_ref()
+            .is_some_and(|r| matches!(r.key, SecretSource::SecretsManager { .. }));
     let sdk = if needs_aws {
         Some(aws_config::load_defaults(BehaviorVersion::latest()).await)
     } else {
@@ -59,6 +96,7 @@ pub async fn build_app(
         settings.client_secret = SecretSource::Value(reader.client_secret(arn).await?);
     }
     let delivery = Delivery::new(settings).map_err(|e| e.to_string())?;
+    let options = pipeline_options(config, sdk.as_ref()).await?;
     let store: Option<Arc<dyn ObjectStore>> = match (reach, &sdk) {
         (Reach::S3, Some(sdk)) => {
             // Emulators (moto, LocalStack) want path-style addressing.
@@ -96,8 +134,8 @@ pub async fn build_app(
         _ => None,
     };
     Ok(App {
-        fingerprint: batch_fingerprint(&config.pipeline),
-        options: config.pipeline.clone(),
+        fingerprint: batch_fingerprint(&options),
+        options,
         delivery,
         store,
         tags,
@@ -232,4 +270,57 @@ pub async fn replay(
         error!("{failures} object(s) or message(s) not fully delivered; fix the cause and run replay again");
     }
     exit_code(failures)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, Needs};
+
+    #[test]
+    fn the_redaction_key_is_never_logged() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        const KEY: &str = "the-redaction-key-0123456789";
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let config = Config::from_lookup(
+            |name| match name {
+                "cequence_redact" => Some("cookie-values,header:authorization".into()),
+                "cequence_redact_key" => Some(KEY.into()),
+                _ => None,
+            },
+            Needs::NoBridge,
+        )
+        .unwrap();
+        let options = tracing::subscriber::with_default(subscriber, || {
+            let options = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(super::pipeline_options(&config, None))
+                .unwrap();
+            tracing::debug!("configuration: {config:?}; options: {options:?}");
+            options
+        });
+        assert!(options.redactor.is_some());
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logged.contains("cookie-values,header:authorization"),
+            "{logged}"
+        );
+        assert!(!logged.contains(KEY), "{logged}");
+    }
 }

@@ -1,4 +1,5 @@
-//! The client secret from Secrets Manager, read once per container.
+//! Secrets from Secrets Manager, read once per container: the OAuth client
+//! secret and, when redaction is on, the redaction key.
 
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use futures_util::FutureExt;
@@ -47,10 +48,43 @@ impl SecretReader for SecretsManager {
     }
 }
 
+impl SecretsManager {
+    /// Reads the redaction key (`cequence_redact_key_secret_arn`). A raw
+    /// `SecretString` is the key; a JSON object with a `redact_key` (or
+    /// `cequence_redact_key`) key is accepted too.
+    pub async fn redact_key(&self, arn: &str) -> Result<SecretString, String> {
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot read cequence_redact_key_secret_arn {arn}: {} (check secretsmanager:GetSecretValue on it)",
+                    e.message().map(str::to_string).unwrap_or_else(|| e.to_string())
+                )
+            })?;
+        let text = output
+            .secret_string()
+            .ok_or_else(|| format!("secret {arn} has no SecretString"))?;
+        Ok(SecretString::from(extract_named(
+            text,
+            &["redact_key", "cequence_redact_key"],
+        )))
+    }
+}
+
 fn extract(text: &str) -> String {
+    extract_named(text, &["client_secret", "cequence_client_secret"])
+}
+
+/// The value under the first of `keys` when `text` is a JSON object, else
+/// the whole text, trimmed.
+fn extract_named(text: &str, keys: &[&str]) -> String {
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) {
-        for key in ["client_secret", "cequence_client_secret"] {
-            if let Some(serde_json::Value::String(s)) = map.get(key) {
+        for key in keys {
+            if let Some(serde_json::Value::String(s)) = map.get(*key) {
                 return s.clone();
             }
         }
@@ -65,5 +99,11 @@ mod tests {
         assert_eq!(super::extract("abc\n"), "abc");
         assert_eq!(super::extract(r#"{"client_secret":"xyz"}"#), "xyz");
         assert_eq!(super::extract(r#"{"other":"1"}"#), r#"{"other":"1"}"#);
+        let redact = ["redact_key", "cequence_redact_key"];
+        assert_eq!(super::extract_named(" k1 \n", &redact), "k1");
+        assert_eq!(
+            super::extract_named(r#"{"cequence_redact_key":"k2"}"#, &redact),
+            "k2"
+        );
     }
 }

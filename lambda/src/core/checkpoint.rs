@@ -59,6 +59,12 @@ pub fn batch_fingerprint(options: &PipelineOptions) -> String {
         options.batch_limits.max_bytes.to_string(),
         options.plain_fields.join(","),
         options.static_filter.extensions().join(","),
+        // Redaction changes transaction sizes, so where batches are cut.
+        options
+            .redactor
+            .as_ref()
+            .map(|r| r.spec().to_string())
+            .unwrap_or_default(),
     ];
     for part in parts {
         h.update(part.as_bytes());

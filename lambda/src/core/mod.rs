@@ -10,6 +10,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod reader;
 pub mod realtime;
+pub mod redact;
 pub mod summary;
 pub mod transaction;
 pub mod wire;

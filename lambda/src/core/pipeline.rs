@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{debug, warn};
@@ -16,6 +17,7 @@ use super::filter::StaticFilter;
 use super::object::ObjectId;
 use super::parse::{Line, Parser};
 use super::reader::{InflateThread, LineReader, RawLine, MAX_LINE_BYTES};
+use super::redact::Redactor;
 use super::summary::Summary;
 use super::transaction::{map_record, required, Origin};
 use super::wire::{Encoder, WireOptions};
@@ -31,6 +33,8 @@ pub struct PipelineOptions {
     pub inflate_thread: InflateThread,
     /// Settings of the wire format (`server-ip` default, `instance_id`).
     pub wire: WireOptions,
+    /// `cequence_redact` with its key, once the key has been read.
+    pub redactor: Option<Arc<Redactor>>,
 }
 
 /// Whether the caller wants more transactions.
@@ -187,6 +191,7 @@ where
     let mut encoder = Encoder::new(options.wire.clone());
     let origin = Origin {
         log_object: &object_url,
+        redactor: options.redactor.as_deref(),
     };
 
     let mut reader = match LineReader::with_inflate_thread(source, options.inflate_thread.enabled())

@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use super::decode::{decode_user_agent_bytes, percent_decode, percent_decode_bytes};
 use super::fields::Field;
 use super::parse::Record;
+use super::redact::Redactor;
 
 /// Why a record cannot become a transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +125,8 @@ impl Transaction<'_> {
 pub struct Origin<'a> {
     /// `s3://bucket/key` (or `kinesis://stream/shard`).
     pub log_object: &'a str,
+    /// `cequence_redact`, when set (docs/privacy.md).
+    pub redactor: Option<&'a Redactor>,
 }
 
 /// Checks the required fields (contract §4, malformed rows) and decodes the path.
@@ -162,17 +165,34 @@ pub fn map_record<'r>(
 ) -> Transaction<'r> {
     let get = |f: Field| record.get(f);
     let bytes = |f: Field| get(f).map(percent_decode_bytes);
-    let request_headers = RequestHeaders {
-        host: get(Field::HostHeader)
-            .or_else(|| get(Field::CsHost))
-            .map(percent_decode_bytes),
-        user_agent: get(Field::UserAgent).map(decode_user_agent_bytes),
-        referer: bytes(Field::Referer),
-        cookie: bytes(Field::Cookie),
-        x_forwarded_for: bytes(Field::ForwardedFor),
-        accept: bytes(Field::Accept),
-        accept_encoding: bytes(Field::AcceptEncoding),
+    // Redaction applies to the decoded values, before anything is built from them.
+    let header = |name: &str, value: Option<Cow<'r, [u8]>>| match origin.redactor {
+        Some(redactor) => value.map(|v| redactor.header_value_bytes(name, v)),
+        None => value,
     };
+    let request_headers = RequestHeaders {
+        host: header(
+            "host",
+            get(Field::HostHeader)
+                .or_else(|| get(Field::CsHost))
+                .map(percent_decode_bytes),
+        ),
+        user_agent: header(
+            "user-agent",
+            get(Field::UserAgent).map(decode_user_agent_bytes),
+        ),
+        referer: header("referer", bytes(Field::Referer)),
+        cookie: header("cookie", bytes(Field::Cookie)),
+        x_forwarded_for: header("x-forwarded-for", bytes(Field::ForwardedFor)),
+        accept: header("accept", bytes(Field::Accept)),
+        accept_encoding: header("accept-encoding", bytes(Field::AcceptEncoding)),
+    };
+    let query = get(Field::UriQuery)
+        .map(percent_decode)
+        .map(|q| match origin.redactor {
+            Some(redactor) => redactor.query_cow(q),
+            None => q,
+        });
     let response_headers = ResponseHeaders {
         content_type: bytes(Field::ContentType),
         content_length: get(Field::ContentLen).and_then(whole_number),
@@ -190,7 +210,7 @@ pub fn map_record<'r>(
         http_version: get(Field::ProtocolVersion),
         method: required.method,
         path: required.path,
-        query: get(Field::UriQuery).map(percent_decode),
+        query,
         request_headers,
         status: required.status,
         response_headers,

@@ -15,7 +15,15 @@ const OBJECT: &str = "s3://bucket/key";
 fn encode_with(pairs: &[(&str, &str)], options: WireOptions) -> Result<Value, MappingError> {
     let record = Record::from_pairs(pairs.iter().copied());
     let fields = required(&record)?;
-    let tx = map_record(&record, fields, DIST, Origin { log_object: OBJECT });
+    let tx = map_record(
+        &record,
+        fields,
+        DIST,
+        Origin {
+            log_object: OBJECT,
+            redactor: None,
+        },
+    );
     let mut out = Vec::new();
     Encoder::new(options).write_transaction(&mut out, &tx);
     Ok(valid_transaction(&out))
@@ -666,7 +674,15 @@ fn a_number_that_does_not_fit_is_omitted_not_null() {
         ("time-to-first-byte", huge.as_str()),
     ]));
     let fields = required(&record).unwrap();
-    let tx = map_record(&record, fields, DIST, Origin { log_object: OBJECT });
+    let tx = map_record(
+        &record,
+        fields,
+        DIST,
+        Origin {
+            log_object: OBJECT,
+            redactor: None,
+        },
+    );
     assert_eq!((tx.time_taken_ms, tx.time_to_first_byte_ms), (None, None));
     let mut out = Vec::new();
     Encoder::default().write_transaction(&mut out, &tx);
@@ -796,7 +812,7 @@ mod properties {
             let record = Record::from_pairs(pairs.iter().copied());
             if let Ok(fields) = required(&record) {
                 prop_assert!((MIN_EPOCH_MS..=MAX_EPOCH_MS).contains(&fields.epoch_ms));
-                let tx = map_record(&record, fields, DIST, Origin { log_object: OBJECT });
+                let tx = map_record(&record, fields, DIST, Origin { log_object: OBJECT, redactor: None });
                 for ms in [tx.time_taken_ms, tx.time_to_first_byte_ms].into_iter().flatten() {
                     prop_assert!(ms.is_finite() && ms >= 0.0);
                 }
@@ -818,7 +834,7 @@ mod properties {
             pairs.extend([("cs(User-Agent)", agent.as_str()), ("cs(Referer)", referer.as_str()), ("cs-uri-stem", stem.as_str()), ("x-host-header", host.as_str())]);
             let record = Record::from_pairs(pairs.iter().copied());
             let fields = required(&record).unwrap();
-            let tx = map_record(&record, fields, DIST, Origin { log_object: OBJECT });
+            let tx = map_record(&record, fields, DIST, Origin { log_object: OBJECT, redactor: None });
             let mut out = Vec::new();
             Encoder::default().write_transaction(&mut out, &tx);
             valid_transaction(&out);
