@@ -36,7 +36,10 @@ free_port() {
   "${PY}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_moto LOG: starts a moto server, prints its port once it answers.
+# start_moto LOG: starts a moto server and sets STARTED_PORT once it answers.
+# Not called in $(...): the PID must reach PIDS in this shell, or cleanup
+# could not stop the server.
+STARTED_PORT=""
 start_moto() {
   local log="$1" port pid i
   port="$(free_port)"
@@ -46,7 +49,7 @@ start_moto() {
   for ((i = 0; i < 150; i++)); do
     if "${PY}" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
       "http://127.0.0.1:${port}/moto-api/" >/dev/null 2>&1; then
-      printf '%s' "${port}"
+      STARTED_PORT="${port}"
       return 0
     fi
     kill -0 "${pid}" 2>/dev/null || break
@@ -102,7 +105,8 @@ main() {
   local -a workers=() worker_files
   local port
   for ((w = 0; w < jobs; w++)); do
-    port="$(start_moto "${WORK_DIR}/moto-${w}.log")"
+    start_moto "${WORK_DIR}/moto-${w}.log"
+    port="${STARTED_PORT}"
     mapfile -t worker_files < <(printf '%s' "${lists[w]}")
     printf 'worker %s (moto on %s): %s\n' "${w}" "${port}" "${worker_files[*]##*/}" >&2
     MOTO_PORT="${port}" bats "${worker_files[@]}" >"${WORK_DIR}/bats-${w}.out" 2>&1 &
