@@ -179,6 +179,7 @@ main() {
     die "write tfvars" "cannot move the new file into place at ${out_file}" "check permissions on ${out_dir}"
   trap - EXIT
   info "${out_file}: written (mode 0600);${summary% }"
+  info "next: target/debug/cf-passive-lambda check --env-file ${env_file} (gets a token and connects to the bridge; sends nothing), then terraform apply"
 }
 
 main "$@"
