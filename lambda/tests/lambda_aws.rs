@@ -541,7 +541,9 @@ async fn a_failed_tag_lookup_fails_the_invocation_and_forwards_nothing() {
     let tags = Arc::new(CloudFrontTags::new(
         aws_sdk_cloudfront::Client::new(&dead),
         aws_sdk_sts::Client::new(&dead),
-        Some(ACCOUNT.into()),
+        Some(&format!(
+            "arn:aws:lambda:us-east-1:{ACCOUNT}:function:cf-passive"
+        )),
         Duration::from_secs(300),
     ));
     let handler = env.handler(Some(tags as Arc<dyn TagSource>));

@@ -16,7 +16,7 @@ use super::replay::{drain_failure_queue, replay_objects};
 use crate::aws::s3::{ObjectStore, S3Store};
 use crate::aws::secrets::{SecretReader, SecretsManager};
 use crate::aws::sqs::{FailureQueue, SqsQueue};
-use crate::aws::tags::{account_from_function_arn, CloudFrontTags, TagSource};
+use crate::aws::tags::{CloudFrontTags, TagSource};
 use crate::config::Config;
 use crate::core::checkpoint::batch_fingerprint;
 use crate::core::object::ObjectId;
@@ -162,11 +162,8 @@ pub async fn run_lambda(config: Config) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let app = app.clone();
         async move {
-            if let (Some(tags), Some(account)) = (
-                &app.tags,
-                account_from_function_arn(&event.context.invoked_function_arn),
-            ) {
-                tags.learn_account_id(account);
+            if let Some(tags) = &app.tags {
+                tags.learn_from_function_arn(&event.context.invoked_function_arn);
             }
             app.handle(&event.payload).await
         }

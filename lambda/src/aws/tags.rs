@@ -28,8 +28,8 @@ pub trait TagSource: Send + Sync {
         distribution_id: &'a str,
     ) -> AdapterFuture<'a, Result<TagState, String>>;
 
-    /// The invoked function's account, when the event tells it.
-    fn learn_account_id(&self, _account_id: &str) {}
+    /// The invoked function's ARN, which names the partition and account.
+    fn learn_from_function_arn(&self, _function_arn: &str) {}
 }
 
 pub const ENABLED_TAG: &str = "cequence-enabled";
@@ -38,9 +38,11 @@ pub const ENABLED_TAG: &str = "cequence-enabled";
 #[derive(Debug)]
 pub struct CloudFrontTags {
     client: aws_sdk_cloudfront::Client,
-    /// From the invoked function's ARN, else `sts:GetCallerIdentity` (which
-    /// needs no IAM permission), once per container.
-    account_id: tokio::sync::OnceCell<String>,
+    /// (partition, account) from the invoked function's ARN, else from
+    /// `sts:GetCallerIdentity` (which needs no IAM permission), once per
+    /// container: no partition is written into the code (`aws`, `aws-cn`,
+    /// `aws-us-gov` all work).
+    identity: tokio::sync::OnceCell<(String, String)>,
     sts: aws_sdk_sts::Client,
     ttl: Duration,
     cache: Mutex<HashMap<String, (Instant, TagState)>>,
@@ -50,12 +52,12 @@ impl CloudFrontTags {
     pub fn new(
         client: aws_sdk_cloudfront::Client,
         sts: aws_sdk_sts::Client,
-        account_id: Option<String>,
+        function_arn: Option<&str>,
         ttl: Duration,
     ) -> Self {
         CloudFrontTags {
             client,
-            account_id: tokio::sync::OnceCell::new_with(account_id),
+            identity: tokio::sync::OnceCell::new_with(function_arn.and_then(identity_from_arn)),
             sts,
             ttl,
             cache: Mutex::new(HashMap::new()),
@@ -71,19 +73,19 @@ impl CloudFrontTags {
     }
 
     async fn lookup(&self, id: &str) -> Result<TagState, String> {
-        let account = self
-            .account_id
+        let (partition, account) = self
+            .identity
             .get_or_try_init(|| async {
                 let identity = self.sts.get_caller_identity().send().await.map_err(|e| {
                     format!("cannot find the AWS account id (sts:GetCallerIdentity): {e}")
                 })?;
                 identity
-                    .account()
-                    .map(str::to_string)
-                    .ok_or_else(|| "sts:GetCallerIdentity returned no account".to_string())
+                    .arn()
+                    .and_then(identity_from_arn)
+                    .ok_or_else(|| "sts:GetCallerIdentity returned no usable ARN".to_string())
             })
             .await?;
-        let arn = format!("arn:aws:cloudfront::{account}:distribution/{id}");
+        let arn = format!("arn:{partition}:cloudfront::{account}:distribution/{id}");
         match self
             .client
             .list_tags_for_resource()
@@ -137,16 +139,25 @@ impl TagSource for CloudFrontTags {
         .boxed()
     }
 
-    /// Sets the account id once (from the invoked function's ARN).
-    fn learn_account_id(&self, account_id: &str) {
-        let _ = self.account_id.set(account_id.to_string());
+    /// Sets the partition and account once (from the invoked function's ARN).
+    fn learn_from_function_arn(&self, function_arn: &str) {
+        if let Some(identity) = identity_from_arn(function_arn) {
+            let _ = self.identity.set(identity);
+        }
     }
 }
 
-/// The account id inside a Lambda function ARN
-/// (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`).
-pub fn account_from_function_arn(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|a| !a.is_empty())
+/// The partition and account of an ARN
+/// (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`), e.g. the invoked
+/// function's or the caller identity's.
+pub fn identity_from_arn(arn: &str) -> Option<(String, String)> {
+    let mut parts = arn.split(':');
+    if parts.next()? != "arn" {
+        return None;
+    }
+    let partition = parts.next().filter(|p| !p.is_empty())?;
+    let account = parts.nth(2).filter(|a| !a.is_empty())?;
+    Some((partition.to_string(), account.to_string()))
 }
 
 #[cfg(test)]
@@ -154,13 +165,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn account_id_from_function_arn() {
+    fn partition_and_account_from_arns() {
+        let pair = |p: &str, a: &str| Some((p.to_string(), a.to_string()));
         assert_eq!(
-            account_from_function_arn(
+            identity_from_arn(
                 "arn:aws:lambda:us-east-1:123456789012:function:cequence-cf-passive-lambda-ab"
             ),
-            Some("123456789012")
+            pair("aws", "123456789012")
         );
-        assert_eq!(account_from_function_arn("nonsense"), None);
+        assert_eq!(
+            identity_from_arn("arn:aws-cn:lambda:cn-north-1:123456789012:function:f"),
+            pair("aws-cn", "123456789012")
+        );
+        assert_eq!(
+            identity_from_arn("arn:aws-us-gov:sts::123456789012:assumed-role/r/s"),
+            pair("aws-us-gov", "123456789012")
+        );
+        assert_eq!(identity_from_arn("nonsense"), None);
+        assert_eq!(identity_from_arn("arn:aws:s3:::bucket"), None);
     }
 }
