@@ -27,22 +27,8 @@ impl SecretReader for SecretsManager {
         arn: &'a str,
     ) -> AdapterFuture<'a, Result<SecretString, String>> {
         async move {
-            let output = self
-                .client
-                .get_secret_value()
-                .secret_id(arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "cannot read cequence_client_secret_arn {arn}: {} (check secretsmanager:GetSecretValue on it)",
-                        e.message().map(str::to_string).unwrap_or_else(|| e.to_string())
-                    )
-                })?;
-            let text = output
-                .secret_string()
-                .ok_or_else(|| format!("secret {arn} has no SecretString"))?;
-            Ok(SecretString::from(extract(text)))
+            let text = self.read("cequence_client_secret_arn", arn).await?;
+            Ok(SecretString::from(extract(&text)))
         }
         .boxed()
     }
@@ -53,25 +39,31 @@ impl SecretsManager {
     /// `SecretString` is the key; a JSON object with a `redact_key` (or
     /// `cequence_redact_key`) key is accepted too.
     pub async fn redact_key(&self, arn: &str) -> Result<SecretString, String> {
-        let output = self
-            .client
-            .get_secret_value()
-            .secret_id(arn)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot read cequence_redact_key_secret_arn {arn}: {} (check secretsmanager:GetSecretValue on it)",
-                    e.message().map(str::to_string).unwrap_or_else(|| e.to_string())
-                )
-            })?;
-        let text = output
-            .secret_string()
-            .ok_or_else(|| format!("secret {arn} has no SecretString"))?;
+        let text = self.read("cequence_redact_key_secret_arn", arn).await?;
         Ok(SecretString::from(extract_named(
-            text,
+            &text,
             &["redact_key", "cequence_redact_key"],
         )))
+    }
+
+    /// The `SecretString` of the secret `arn`, named by `setting` in errors.
+    async fn read(&self, setting: &str, arn: &str) -> Result<String, String> {
+        let output =
+            self.client
+                .get_secret_value()
+                .secret_id(arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                    "cannot read {setting} {arn}: {} (check secretsmanager:GetSecretValue on it)",
+                    e.message().map(str::to_string).unwrap_or_else(|| e.to_string())
+                )
+                })?;
+        output
+            .secret_string()
+            .map(str::to_string)
+            .ok_or_else(|| format!("secret {arn} has no SecretString"))
     }
 }
 
