@@ -373,7 +373,11 @@ def test_lambda_environment_names_are_the_variable_names(cfg):
     # internal) reaches it.
     function_keys = {row["key"] for row in _settings_rows() if row["scope"] in ("function", "internal")}
     function_keys = {"cequence_allow_insecure_endpoints" if k == "allow_insecure_endpoints" else k for k in function_keys}
-    assert function_keys - {"cequence_client_secret"} <= set(env), function_keys - set(env)
+    # Secret values reach the function only as Secrets Manager ARNs; the
+    # redaction key itself is for command-line runs only.
+    secret_values = {"cequence_client_secret", "cequence_redact_key"}
+    assert function_keys - secret_values <= set(env), function_keys - set(env)
+    assert not secret_values & set(env)
     for name in settings:
         assert env[name] in (f"${{var.{name}}}", f"${{tostring(var.{name})}}"), (name, env[name])
     # Terraform's http:// allowance must reach the function, or its cold start refuses the endpoint.
