@@ -250,7 +250,6 @@ pub struct Generator {
     date: String,
     hour_prefix: String,
     sink: Sink,
-    line: Vec<u8>,
     records: u64,
 }
 
@@ -272,7 +271,6 @@ impl Generator {
                 buf: Vec::with_capacity(2048),
                 spans: [(0, 0); field::COUNT],
             },
-            line: Vec::with_capacity(4096),
             records: 0,
         }
     }
@@ -302,32 +300,13 @@ impl Generator {
 
     /// Writes `n` records; returns the bytes written.
     pub fn write_records(&mut self, w: &mut impl Write, n: u64) -> io::Result<u64> {
-        let mut written = 0u64;
-        for _ in 0..n {
-            written += self.write_one(w)?;
-        }
-        Ok(written)
+        write_lines(w, n, |buf| self.next_line(buf))
     }
 
     /// Writes records until at least `target` bytes have been written (the last record
     /// may go past it by less than one line); returns `(records, bytes)`.
     pub fn write_until(&mut self, w: &mut impl Write, target: u64) -> io::Result<(u64, u64)> {
-        let (mut records, mut written) = (0u64, 0u64);
-        while written < target {
-            written += self.write_one(w)?;
-            records += 1;
-        }
-        Ok((records, written))
-    }
-
-    fn write_one(&mut self, w: &mut impl Write) -> io::Result<u64> {
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        self.next_line(&mut line);
-        let res = w.write_all(&line);
-        let len = line.len() as u64;
-        self.line = line;
-        res.map(|()| len)
+        write_lines_until(w, target, |buf| self.next_line(buf))
     }
 
     fn serialize(&self, out: &mut Vec<u8>) {
@@ -581,4 +560,46 @@ impl Iterator for Generator {
         // Every value is ASCII: escaping leaves no other bytes.
         Some(String::from_utf8(buf).unwrap_or_default())
     }
+}
+
+/// Writes `n` lines made by `next` into `w`, reusing one buffer; returns the
+/// bytes written. Shared by the standard and the real-time generators.
+pub(crate) fn write_lines(
+    w: &mut impl Write,
+    n: u64,
+    mut next: impl FnMut(&mut Vec<u8>),
+) -> io::Result<u64> {
+    let mut line = Vec::with_capacity(4096);
+    let mut written = 0u64;
+    for _ in 0..n {
+        written += write_line(w, &mut line, &mut next)?;
+    }
+    Ok(written)
+}
+
+/// Writes lines made by `next` until at least `target` bytes are written;
+/// returns `(lines, bytes)`.
+pub(crate) fn write_lines_until(
+    w: &mut impl Write,
+    target: u64,
+    mut next: impl FnMut(&mut Vec<u8>),
+) -> io::Result<(u64, u64)> {
+    let mut line = Vec::with_capacity(4096);
+    let (mut lines, mut written) = (0u64, 0u64);
+    while written < target {
+        written += write_line(w, &mut line, &mut next)?;
+        lines += 1;
+    }
+    Ok((lines, written))
+}
+
+fn write_line(
+    w: &mut impl Write,
+    line: &mut Vec<u8>,
+    next: &mut impl FnMut(&mut Vec<u8>),
+) -> io::Result<u64> {
+    line.clear();
+    next(line);
+    w.write_all(line)?;
+    Ok(line.len() as u64)
 }

@@ -283,7 +283,6 @@ pub struct RealtimeGenerator {
     headers: Vec<(String, String)>,
     accept: String,
     accept_encoding: String,
-    line: Vec<u8>,
 }
 
 impl RealtimeGenerator {
@@ -305,7 +304,6 @@ impl RealtimeGenerator {
             headers: Vec::with_capacity(16),
             accept: String::new(),
             accept_encoding: String::new(),
-            line: Vec::with_capacity(4096),
         })
     }
 
@@ -335,31 +333,12 @@ impl RealtimeGenerator {
 
     /// Writes `n` lines; returns the bytes written.
     pub fn write_records(&mut self, w: &mut impl Write, n: u64) -> io::Result<u64> {
-        let mut written = 0u64;
-        for _ in 0..n {
-            written += self.write_one(w)?;
-        }
-        Ok(written)
+        crate::write_lines(w, n, |buf| self.next_line(buf))
     }
 
     /// Writes lines until at least `target` bytes are written; returns `(records, bytes)`.
     pub fn write_until(&mut self, w: &mut impl Write, target: u64) -> io::Result<(u64, u64)> {
-        let (mut records, mut written) = (0u64, 0u64);
-        while written < target {
-            written += self.write_one(w)?;
-            records += 1;
-        }
-        Ok((records, written))
-    }
-
-    fn write_one(&mut self, w: &mut impl Write) -> io::Result<u64> {
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        self.next_line(&mut line);
-        let res = w.write_all(&line);
-        let len = line.len() as u64;
-        self.line = line;
-        res.map(|()| len)
+        crate::write_lines_until(w, target, |buf| self.next_line(buf))
     }
 
     fn standard(&self, field: Field) -> &str {
