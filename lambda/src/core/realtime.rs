@@ -528,7 +528,8 @@ pub fn record_headers<'r>(record: &'r Record<'_>) -> CsHeaders<'r> {
 }
 
 /// The request headers the mapping writes first, from their own fields
-/// (contract §3, `request.headers`), in this order.
+/// (contract §3, `request.headers`), in this order; the `cs-headers` ones
+/// not among them follow (`transaction::RequestHeaders::extra`).
 pub const FIXED_REQUEST_HEADERS: [&str; 7] = [
     "host",
     "user-agent",
@@ -538,18 +539,6 @@ pub const FIXED_REQUEST_HEADERS: [&str; 7] = [
     "accept",
     "accept-encoding",
 ];
-
-/// The `cs-headers` headers that follow the fixed ones in `request.headers`:
-/// every complete header whose name is not among `emitted`, the lower-case
-/// names the fixed list already wrote for this record. So a header the
-/// configuration has no field for (say `user-agent` without `cs-user-agent`)
-/// still reaches the bridge, and none is sent twice.
-pub fn extra_request_headers<'r>(
-    record: &'r Record<'_>,
-    emitted: &'r [&'r str],
-) -> impl Iterator<Item = RequestHeader<'r>> + 'r {
-    record_headers(record).filter(move |header| !emitted.contains(&header.name.as_ref()))
-}
 
 #[cfg(test)]
 mod tests {
@@ -890,21 +879,7 @@ mod tests {
     }
 
     #[test]
-    fn extra_headers_skip_the_ones_already_written() {
-        let r = Record::from_pairs([(
-            "cs-headers",
-            "Host:a%0AUser-Agent:curl%0AX-Api-Key:k%0ACookie:a=1%0ACookie:b=2%0A",
-        )]);
-        let names = |emitted: &[&str]| -> Vec<String> {
-            extra_request_headers(&r, emitted)
-                .map(|h| format!("{}={}", h.name, String::from_utf8_lossy(&h.value)))
-                .collect()
-        };
-        assert_eq!(names(&["host", "user-agent", "cookie"]), ["x-api-key=k"]);
-        assert_eq!(
-            names(&["host"]),
-            ["user-agent=curl", "x-api-key=k", "cookie=a=1", "cookie=b=2"]
-        );
+    fn fixed_header_names_are_lowercase_tokens() {
         assert!(FIXED_REQUEST_HEADERS.iter().all(|n| n
             .bytes()
             .all(|b| is_token_byte(b) && !b.is_ascii_uppercase())));

@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use super::decode::{decode_user_agent_bytes, percent_decode, percent_decode_bytes};
 use super::fields::Field;
 use super::parse::Record;
+use super::realtime::{record_headers, RequestHeader, FIXED_REQUEST_HEADERS};
 use super::redact::Redactor;
 
 /// Why a record cannot become a transaction.
@@ -63,6 +64,10 @@ pub struct RequestHeaders<'r> {
     pub x_forwarded_for: Option<Cow<'r, [u8]>>,
     pub accept: Option<Cow<'r, [u8]>>,
     pub accept_encoding: Option<Cow<'r, [u8]>>,
+    /// Real-time logs only: the `cs-headers` headers none of the fields
+    /// above carried, in the viewer's order (contract §8). Empty, and never
+    /// allocated, for standard logs.
+    pub extra: Vec<RequestHeader<'r>>,
 }
 
 /// The response headers a log can carry.
@@ -186,7 +191,9 @@ pub fn map_record<'r>(
         x_forwarded_for: header("x-forwarded-for", bytes(Field::ForwardedFor)),
         accept: header("accept", bytes(Field::Accept)),
         accept_encoding: header("accept-encoding", bytes(Field::AcceptEncoding)),
+        extra: Vec::new(),
     };
+    let request_headers = with_cs_headers(record, request_headers, &header);
     let query = get(Field::UriQuery)
         .map(percent_decode)
         .map(|q| match origin.redactor {
@@ -233,6 +240,44 @@ pub fn map_record<'r>(
 
 /// The `cs-protocol` values CloudFront logs; anything else is not sent.
 pub const SCHEMES: [&str; 5] = ["http", "https", "ws", "wss", "grpcs"];
+
+/// Appends the `cs-headers` of a real-time record that the fixed headers did
+/// not already carry, each through the same redaction (contract §8).
+fn with_cs_headers<'r>(
+    record: &'r Record<'_>,
+    mut headers: RequestHeaders<'r>,
+    redact: &impl Fn(&str, Option<Cow<'r, [u8]>>) -> Option<Cow<'r, [u8]>>,
+) -> RequestHeaders<'r> {
+    if record.get(Field::CsHeaders).is_none() {
+        return headers;
+    }
+    let present = [
+        headers.host.is_some(),
+        headers.user_agent.is_some(),
+        headers.referer.is_some(),
+        headers.cookie.is_some(),
+        headers.x_forwarded_for.is_some(),
+        headers.accept.is_some(),
+        headers.accept_encoding.is_some(),
+    ];
+    let emitted = |name: &str| {
+        FIXED_REQUEST_HEADERS
+            .iter()
+            .zip(present)
+            .any(|(fixed, present)| present && *fixed == name)
+    };
+    headers.extra = record_headers(record)
+        .filter(|h| !emitted(&h.name))
+        .filter_map(|h| {
+            let value = redact(&h.name, Some(h.value))?;
+            Some(RequestHeader {
+                name: h.name,
+                value,
+            })
+        })
+        .collect();
+    headers
+}
 
 fn digits(s: &[u8]) -> bool {
     s.iter().all(u8::is_ascii_digit)

@@ -123,6 +123,9 @@ impl Encoder {
         headers.add("x-forwarded-for", h.x_forwarded_for.as_deref());
         headers.add("accept", h.accept.as_deref());
         headers.add("accept-encoding", h.accept_encoding.as_deref());
+        for extra in &h.extra {
+            headers.add(&extra.name, Some(&extra.value));
+        }
         headers.finish();
         out.push(b'}');
 

@@ -841,3 +841,48 @@ mod properties {
         }
     }
 }
+
+/// Contract §8: every complete `cs-headers` header follows the fixed ones,
+/// none twice, each decoded and redacted like them.
+#[test]
+fn realtime_cs_headers_follow_the_fixed_headers_once_each() {
+    let headers = |pairs: &[(&'static str, &'static str)]| -> Vec<String> {
+        let t = encode(&with(pairs)).unwrap();
+        t["request"]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let (name, value) = h.as_str().unwrap().split_once(':').unwrap();
+                let value = BASE64.decode(value).unwrap();
+                format!("{name}={}", String::from_utf8_lossy(&value))
+            })
+            .collect()
+    };
+    let block = "Host:a%0AUser-Agent:curl%0AX-Api-Key:k%25%0ACookie:a=1%0ACookie:b=2%0A";
+    assert_eq!(
+        headers(&[
+            ("cs-host", "a"),
+            ("cs-user-agent", "curl"),
+            ("cs-cookie", "a=1;b=2"),
+            ("cs-headers", block),
+        ]),
+        ["host=a", "user-agent=curl", "cookie=a=1;b=2", "x-api-key=k%"]
+    );
+    assert_eq!(
+        headers(&[("cs-host", "a"), ("cs-headers", block)]),
+        ["host=a", "user-agent=curl", "x-api-key=k%", "cookie=a=1", "cookie=b=2"]
+    );
+    // Standard logs have no cs-headers: nothing extra, nothing allocated.
+    let record = Record::from_pairs(with(&[]));
+    let tx = map_record(
+        &record,
+        required(&record).unwrap(),
+        DIST,
+        Origin {
+            log_object: OBJECT,
+            redactor: None,
+        },
+    );
+    assert_eq!(tx.request_headers.extra.capacity(), 0);
+}
