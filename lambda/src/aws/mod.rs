@@ -2,10 +2,12 @@
 //! application layer (and its tests, with in-memory fakes) sees only the trait:
 //! `s3` (log objects and their checkpoint tag), `tags` (the distributions'
 //! `cequence-enabled` tag), `secrets` (the client secret), `sqs` (the failure
-//! queue). Nothing here imports from `app`.
+//! queue), `kinesis` (real-time records read back for a replay). Nothing here
+//! imports from `app`.
 
 use futures_util::future::BoxFuture;
 
+pub mod kinesis;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;
