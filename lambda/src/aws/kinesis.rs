@@ -130,8 +130,10 @@ pub enum StreamReadError {
 fn retention_text(hours: Option<i32>) -> String {
     match hours {
         Some(hours) => format!("the stream keeps records {hours} hours"),
-        None => "its retention period could not be read; Kinesis keeps records 24 hours unless raised"
-            .to_string(),
+        None => {
+            "its retention period could not be read; Kinesis keeps records 24 hours unless raised"
+                .to_string()
+        }
     }
 }
 
@@ -232,10 +234,11 @@ impl KinesisStream {
             Ok(out) => out.shard_iterator().map(str::to_string),
             // A trimmed sequence number (InvalidArgument: "StartingSequenceNumber
             // ... is no longer available"), or a shard or stream deleted since.
-            Err(e) if matches!(
-                e.code(),
-                Some("InvalidArgumentException" | "ResourceNotFoundException")
-            ) =>
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("InvalidArgumentException" | "ResourceNotFoundException")
+                ) =>
             {
                 let detail = format!("GetShardIterator: {}", describe_sdk_error(&e));
                 return Err(self.expired(range, detail).await);
