@@ -65,6 +65,7 @@ fn main() -> ExitCode {
         Command::Replay {
             from_dlq,
             from_start,
+            drop_expired,
             objects,
         } => {
             let Some(config) = load(Needs::Bridge) else {
@@ -75,6 +76,7 @@ fn main() -> ExitCode {
                 &objects,
                 from_dlq.as_deref(),
                 from_start,
+                drop_expired,
             ))
         }
         Command::Check { env_file } => {
