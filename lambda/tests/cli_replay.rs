@@ -41,11 +41,12 @@ fn from_dlq_takes_an_optional_queue_url() {
 #[test]
 fn drop_expired_goes_with_from_dlq_only() {
     let parse = |args: &[&str]| {
-        Cli::try_parse_from([&["cf-passive-lambda", "replay"], args].concat())
-            .map(|cli| match cli.command {
-                Command::Replay { drop_expired, .. } => drop_expired,
-                other => panic!("{other:?}"),
-            })
+        Cli::try_parse_from([&["cf-passive-lambda", "replay"], args].concat()).map(|cli| match cli
+            .command
+        {
+            Command::Replay { drop_expired, .. } => drop_expired,
+            other => panic!("{other:?}"),
+        })
     };
     assert_eq!(parse(&["--from-dlq"]).unwrap(), false);
     assert_eq!(parse(&["--from-dlq", "--drop-expired"]).unwrap(), true);

@@ -255,10 +255,12 @@ fn collect_on_failure(value: &Value, out: &mut Vec<OnFailure>, depth: u8) {
         let condition = value
             .pointer("/requestContext/condition")
             .and_then(Value::as_str)
-            .map(|condition| match value.pointer("/requestContext/approximateInvokeCount") {
-                Some(count) => format!("{condition} after {count} attempt(s)"),
-                None => condition.to_string(),
-            });
+            .map(
+                |condition| match value.pointer("/requestContext/approximateInvokeCount") {
+                    Some(count) => format!("{condition} after {count} attempt(s)"),
+                    None => condition.to_string(),
+                },
+            );
         let refusal = value
             .pointer("/cfPassive/status")
             .and_then(Value::as_u64)
@@ -270,9 +272,8 @@ fn collect_on_failure(value: &Value, out: &mut Vec<OnFailure>, depth: u8) {
         return;
     }
     // A JSON text inside: an SNS notification's Message, an SQS record's body.
-    let nested = |text: Option<&Value>| -> Option<Value> {
-        serde_json::from_str(text?.as_str()?).ok()
-    };
+    let nested =
+        |text: Option<&Value>| -> Option<Value> { serde_json::from_str(text?.as_str()?).ok() };
     for inner in [
         nested(value.get("Message")),
         nested(value.get("body")),
@@ -335,7 +336,10 @@ async fn replay_record_ranges(
                 );
                 done = false;
             } else {
-                info!("message {}: these records were delivered earlier in this run", message.id);
+                info!(
+                    "message {}: these records were delivered earlier in this run",
+                    message.id
+                );
             }
             continue;
         }
@@ -576,7 +580,8 @@ mod tests {
             "Message": record.to_string()
         });
         let sns_event = json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": record.to_string()}}]});
-        let sqs_event = json!({"Records": [{"eventSource": "aws:sqs", "body": record.to_string()}]});
+        let sqs_event =
+            json!({"Records": [{"eventSource": "aws:sqs", "body": record.to_string()}]});
         for body in [&record, &sns_envelope, &sns_event, &sqs_event] {
             let found = on_failure_records(body);
             assert_eq!(found.len(), 1, "{body}");
