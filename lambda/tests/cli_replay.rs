@@ -48,8 +48,8 @@ fn drop_expired_goes_with_from_dlq_only() {
             other => panic!("{other:?}"),
         })
     };
-    assert_eq!(parse(&["--from-dlq"]).unwrap(), false);
-    assert_eq!(parse(&["--from-dlq", "--drop-expired"]).unwrap(), true);
+    assert!(!parse(&["--from-dlq"]).unwrap());
+    assert!(parse(&["--from-dlq", "--drop-expired"]).unwrap());
     assert!(
         parse(&["--drop-expired", "s3://b/k"]).is_err(),
         "--drop-expired only means something for the failure queue"
