@@ -13,6 +13,7 @@ use tracing::{error, info, warn};
 use super::forward::{App, ObjectOutcome, Runner};
 use super::process::process_files;
 use super::replay::{drain_failure_queue_with, replay_objects, DrainOptions};
+use crate::aws::domains::{CloudFrontDomains, DistributionDomains};
 use crate::aws::kinesis::{KinesisStream, StreamReader};
 use crate::aws::s3::{ObjectStore, S3Store};
 use crate::aws::secrets::{SecretReader, SecretsManager};
@@ -127,6 +128,22 @@ pub async fn build_app(
         }
         (Reach::LocalFiles, _) => None, // the tag check applies to S3 objects
     };
+    // cs-host → distribution for real-time records, whether or not the tag
+    // is checked (records must name a distribution either way).
+    let domains: Option<Arc<dyn DistributionDomains>> = match (reach, &sdk) {
+        (Reach::S3, Some(sdk)) => Some(Arc::new(CloudFrontDomains::new(
+            aws_sdk_cloudfront::Client::new(sdk),
+            config.tag_cache_ttl,
+        ))),
+        _ => None,
+    };
+    if let Some((earlier, later)) = options
+        .realtime_fields
+        .as_ref()
+        .and_then(|fields| fields.order_warning())
+    {
+        warn!("cequence_realtime_fields lists {earlier} before {later}, but CloudFront writes {later} first: values would be read under the wrong names; list the fields in record order (docs/realtime.md)");
+    }
     let queue: Option<Arc<dyn FailureQueue>> = match (failure_queue_url, &sdk) {
         (Some(url), Some(sdk)) => Some(Arc::new(SqsQueue {
             client: aws_sdk_sqs::Client::new(sdk),
@@ -140,6 +157,7 @@ pub async fn build_app(
         delivery,
         store,
         tags,
+        domains,
         queue,
         function_name: config.function_name.clone(),
         max_concurrent_objects: config.max_concurrent_objects,
