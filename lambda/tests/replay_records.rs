@@ -68,7 +68,9 @@ impl StreamReader for FakeStream {
             .records
             .iter()
             .filter(after)
-            .filter(|r| compare_sequence_numbers(&r.sequence_number, &range.end) != Ordering::Greater)
+            .filter(|r| {
+                compare_sequence_numbers(&r.sequence_number, &range.end) != Ordering::Greater
+            })
             .cloned()
             .collect();
         let finished = within.len() <= max_records;
@@ -114,9 +116,8 @@ fn app(servers: &Servers, queue: &Arc<FakeQueue>, budget: Duration) -> App {
     };
     let mut app = common::app(servers, &parts, Runner::Command, 2, budget, 500);
     app.options.static_filter = StaticFilter::parse("");
-    app.options.realtime_fields = Some(
-        RealtimeFields::parse(&cf_loggen::DEFAULT_REALTIME_FIELDS.join(",")).unwrap(),
-    );
+    app.options.realtime_fields =
+        Some(RealtimeFields::parse(&cf_loggen::DEFAULT_REALTIME_FIELDS.join(",")).unwrap());
     app.fingerprint = cf_passive::core::checkpoint::batch_fingerprint(&app.options);
     app
 }
@@ -162,7 +163,8 @@ async fn a_range_refused_again_is_parked_anew_and_waits_for_the_next_run() {
     queue.push(&on_failure("100", "290"));
     let app = app(&servers, &queue, Duration::from_secs(2));
 
-    let drained = drain_failure_queue_with(&app, queue.as_ref(), &options(FakeStream::new(&lines))).await;
+    let drained =
+        drain_failure_queue_with(&app, queue.as_ref(), &options(FakeStream::new(&lines))).await;
     assert!(drained.failures >= 1, "{drained:?}");
     assert_eq!(drained.deleted, 1, "the original is done: {drained:?}");
     assert_eq!(
@@ -179,7 +181,8 @@ async fn a_range_refused_again_is_parked_anew_and_waits_for_the_next_run() {
     // Fixed: the next run sends the re-parked records and deletes it.
     servers.set_faults("");
     queue.unhide();
-    let drained = drain_failure_queue_with(&app, queue.as_ref(), &options(FakeStream::new(&lines))).await;
+    let drained =
+        drain_failure_queue_with(&app, queue.as_ref(), &options(FakeStream::new(&lines))).await;
     assert_eq!(
         drained,
         Drained {
@@ -218,7 +221,7 @@ async fn without_a_stream_to_read_from_the_message_stays() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_long_range_is_sent_in_chunks_and_a_duplicate_message_is_not_sent_twice() {
+async fn a_range_named_twice_is_sent_once_and_both_messages_deleted() {
     let servers = common::servers("").await;
     let queue = Arc::new(FakeQueue::default());
     let lines = lines(30);
@@ -270,6 +273,9 @@ async fn a_kinesis_event_on_the_queue_is_sent_as_it_is() {
                 *m.entry(id).or_default() += 1;
                 m
             });
-    assert_eq!(delivered.keys().cloned().collect::<BTreeSet<_>>(), ids(&lines));
+    assert_eq!(
+        delivered.keys().cloned().collect::<BTreeSet<_>>(),
+        ids(&lines)
+    );
     assert!(delivered.values().all(|n| *n == 1));
 }

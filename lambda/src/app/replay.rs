@@ -360,12 +360,11 @@ async fn replay_record_ranges(
                 ranges_sent.push((range, refused));
             }
             RangeReplay::Expired { delivered } => {
+                // Kept or dropped below, whether or not anything was left.
                 expired = true;
                 drained.failures += 1;
                 if delivered {
                     ranges_sent.push((range, false));
-                } else {
-                    done = false;
                 }
             }
             RangeReplay::NotDelivered => {
