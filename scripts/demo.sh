@@ -338,10 +338,9 @@ main() {
   printf '  a sample v2 transaction (the receiver validated every body against docs/schema/batch.v2.json):\n' >&2
   head -n1 "${DEMO}/received.ndjson" | jq '.transaction' | sed 's/^/    /' >&2
   printf '  a sample real-time transaction, its request headers (from cs-headers) decoded:\n' >&2
-  jq -c 'select(.transaction["txn-meta-data"].cloudfront["log-object"] | startswith("kinesis://"))' \
-    "${DEMO}/received.ndjson" | head -n1 |
-    jq '.transaction | .request.headers |= map(capture("^(?<name>[^:]*):(?<value>.*)$") |
-      "\(.name): \(.value | @base64d)")' | sed 's/^/    /' >&2
+  jq -n 'first(inputs | select(.transaction["txn-meta-data"].cloudfront["log-object"] | startswith("kinesis://"))) |
+    .transaction | .request.headers |= map(capture("^(?<name>[^:]*):(?<value>.*)$") | "\(.name): \(.value | @base64d)")' \
+    "${DEMO}/received.ndjson" | sed 's/^/    /' >&2
 
   say "Checking against a dry run of the same objects"
   : >"${DEMO}/expected.ids"
