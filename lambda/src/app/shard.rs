@@ -12,7 +12,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tracing::{error, info, Instrument};
 
-use super::forward::{App, BlockingGate};
+use super::forward::{App, BlockingGate, Runner};
 use super::parked::{ParkedRecords, RecordRange, Refusal, RECORDS_KIND};
 use super::sources::kinesis::ShardBatch;
 use crate::aws::domains::DistributionDomains;
@@ -310,9 +310,14 @@ impl App {
         }
         let mut parts = problems;
         if let Some(seq) = &retry_from {
-            parts.push(format!(
-                "Lambda retries the shard from record {seq} (batchItemFailures); nothing before it is skipped or sent again"
-            ));
+            parts.push(match self.runner {
+                Runner::Lambda => format!(
+                    "Lambda retries the shard from record {seq} (batchItemFailures); nothing before it is skipped or sent again"
+                ),
+                Runner::Command => format!(
+                    "not delivered from record {seq} on; run the command again once the cause is fixed"
+                ),
+            });
         }
         parts.extend(refusals);
         let message = (!parts.is_empty()).then(|| format!("{log_object}: {}", parts.join("; ")));
@@ -331,6 +336,25 @@ impl App {
             parked,
             message,
             summary,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::sources::kinesis::idempotency_key;
+
+    #[test]
+    fn the_delivery_key_of_a_shard_batch_is_the_contract_kinesis_key() {
+        let arn = "arn:aws:kinesis:us-east-1:123456789012:stream/cf-passive-realtime";
+        let (shard, seq) = ("shardId-000000000003", "49590338271490256608559692538361571095921575989136588898");
+        let key_base = ObjectId::new(arn, shard).with_version(seq);
+        for index in [0, 1, 17] {
+            assert_eq!(
+                crate::delivery::idempotency_key(&key_base, index),
+                idempotency_key(arn, shard, seq, index)
+            );
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tracing::{error, info, warn};
 
 use super::forward::{App, ObjectOutcome, Runner};
-use super::process::process_files;
+use super::process::{process_files, process_realtime_files};
 use super::replay::{drain_failure_queue_with, replay_objects, DrainOptions};
 use crate::aws::domains::{CloudFrontDomains, DistributionDomains};
 use crate::aws::kinesis::{KinesisStream, StreamReader};
@@ -230,6 +230,41 @@ pub async fn process(
     let (outcomes, unopened) = process_files(&app, files, bucket, key).await;
     exit_code(command_failures(&outcomes) + unopened)
 }
+
+/// `process --realtime FILE...` to the bridge: files of real-time lines
+/// standing for a Kinesis shard; exit 0 only when every record was handled
+/// and nothing was parked.
+pub async fn process_realtime(
+    config: Config,
+    files: &[PathBuf],
+    stream: &str,
+    shard: Option<&str>,
+) -> ExitCode {
+    if config.pipeline.realtime_fields.is_none() {
+        error!("{REALTIME_FIELDS_MISSING}");
+        return ExitCode::from(2);
+    }
+    let queue_url = config.failure_queue_url.clone();
+    let app = match build_app(
+        &config,
+        Runner::Command,
+        Reach::LocalFiles,
+        queue_url.as_deref(),
+    )
+    .await
+    {
+        Ok(app) => app,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (outcomes, failed) = process_realtime_files(&app, files, stream, shard).await;
+    exit_code(outcomes.iter().filter(|o| o.fails_command()).count() + failed)
+}
+
+/// What `process --realtime` says when the field order is not configured.
+pub const REALTIME_FIELDS_MISSING: &str = "process --realtime needs cequence_realtime_fields: the comma-separated fields of the real-time log configuration, in record order (the Terraform output or the realtime_fields variable)";
 
 /// `replay [--from-start] S3_URL... [--from-dlq [QUEUE_URL] [--drop-expired]]`.
 pub async fn replay(

@@ -285,3 +285,280 @@ where
         unhandled_from,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::batch::BatchLimits;
+    use crate::core::filter::StaticFilter;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    const FIELDS: &str =
+        "timestamp,c-ip,sc-status,cs-method,cs-host,cs-uri-stem,x-edge-request-id,cs-headers,primary-distribution-id";
+    const LOG: &str = "kinesis://s/shardId-000000000000";
+
+    /// What a test record is.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Kind {
+        Sent,
+        Static,
+        Disabled,
+        NotBase64,
+        NotUtf8,
+        WrongFieldCount,
+        NoStatus,
+        UnknownHost,
+    }
+
+    fn line(id: usize, kind: Kind) -> Vec<u8> {
+        let (path, distribution, host, status) = match kind {
+            Kind::Static => ("/app/logo.png", "EENABLED", "-", "200"),
+            Kind::Disabled => ("/api/x", "EDISABLED", "-", "200"),
+            Kind::NoStatus => ("/api/x", "EENABLED", "-", "-"),
+            Kind::UnknownHost => ("/api/x", "-", "dnone.cloudfront.net", "200"),
+            _ if id % 3 == 0 => ("/api/x", "-", "D111.CloudFront.net", "200"),
+            _ => ("/api/x", "EENABLED", "-", "200"),
+        };
+        let text = format!(
+            "1575493351.{:03}\t192.0.2.1\t{status}\tGET\t{host}\t{path}\treq-{id}\tX-Test:{id}%0A\t{distribution}\n",
+            id % 1000
+        );
+        match kind {
+            Kind::NotUtf8 => vec![0xff, 0xfe, b'\t'],
+            Kind::WrongFieldCount => b"1575493351.000\t192.0.2.1\t200\n".to_vec(),
+            _ => text.into_bytes(),
+        }
+    }
+
+    struct Gate {
+        asked: Vec<String>,
+        fail: bool,
+    }
+    impl DistributionGate for Gate {
+        fn allow(&mut self, id: &str) -> Result<bool, String> {
+            self.asked.push(id.to_string());
+            if self.fail {
+                return Err("throttled".into());
+            }
+            Ok(id != "EDISABLED")
+        }
+    }
+    struct Domains(Vec<String>);
+    impl DomainResolver for Domains {
+        fn distribution_for_domain(&mut self, domain: &str) -> Result<Option<String>, String> {
+            self.0.push(domain.to_string());
+            Ok((domain == "d111.cloudfront.net").then(|| "EENABLED".to_string()))
+        }
+    }
+
+    fn options(batch_size: usize) -> PipelineOptions {
+        PipelineOptions {
+            static_filter: StaticFilter::parse(".png,.css"),
+            batch_limits: BatchLimits {
+                max_transactions: batch_size,
+                max_bytes: 1 << 20,
+            },
+            ..PipelineOptions::default()
+        }
+    }
+
+    struct Run {
+        processed: ShardProcessed,
+        batches: Vec<RecordBatch>,
+        gate: Gate,
+        domains: Domains,
+    }
+
+    fn run(kinds: &[Kind], batch_size: usize, gate_fails: bool, stop_after: usize) -> Run {
+        let data: Vec<Option<Vec<u8>>> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k != Kind::NotBase64).then(|| line(i, *k)))
+            .collect();
+        let seqs: Vec<String> = (0..kinds.len()).map(|i| format!("{}", 100 + i)).collect();
+        let records: Vec<ShardRecord<'_>> = data
+            .iter()
+            .zip(&seqs)
+            .map(|(d, s)| ShardRecord {
+                sequence_number: s,
+                data: d.as_deref(),
+            })
+            .collect();
+        let fields = RealtimeFields::parse(FIELDS).unwrap();
+        let mut gate = Gate {
+            asked: Vec::new(),
+            fail: gate_fails,
+        };
+        let mut domains = Domains(Vec::new());
+        let mut batches = Vec::new();
+        let processed = process_shard_records(
+            &records,
+            LOG,
+            &fields,
+            &options(batch_size),
+            &mut domains,
+            &mut gate,
+            |b| {
+                if batches.len() >= stop_after {
+                    return Flow::Stop;
+                }
+                batches.push(b);
+                Flow::Continue
+            },
+        );
+        Run {
+            processed,
+            batches,
+            gate,
+            domains,
+        }
+    }
+
+    /// The transaction ids of a batch, in order.
+    fn ids(batch: &RecordBatch) -> Vec<String> {
+        let body: serde_json::Value = serde_json::from_slice(&batch.batch.body).unwrap();
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["transaction-id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn each_batch_knows_its_first_and_last_record() {
+        use Kind::*;
+        let kinds = [Sent, NotBase64, Sent, Static, Sent, Sent, Disabled, Sent];
+        let r = run(&kinds, 2, false, usize::MAX);
+        let spans: Vec<(usize, usize)> = r
+            .batches
+            .iter()
+            .map(|b| (b.first_record, b.last_record))
+            .collect();
+        assert_eq!(spans, [(0, 2), (4, 5), (7, 7)]);
+        assert_eq!(
+            r.batches.iter().map(ids).collect::<Vec<_>>(),
+            [
+                vec!["req-0", "req-2"],
+                vec!["req-4", "req-5"],
+                vec!["req-7"]
+            ]
+        );
+        let s = &r.processed.summary;
+        assert_eq!(
+            (s.lines, s.transactions, s.malformed, s.skipped_static, s.skipped_disabled),
+            (8, 5, 1, 1, 1)
+        );
+        assert_eq!(r.processed.unhandled_from, None);
+        assert!(r.processed.error.is_none());
+        // Record 0 and 6... named by cs-host: looked up once, lower-cased.
+        assert_eq!(r.domains.0, ["d111.cloudfront.net"]);
+        // One tag lookup per distribution.
+        assert_eq!(r.gate.asked, ["EENABLED", "EDISABLED"]);
+        let tx: serde_json::Value = serde_json::from_slice(&r.batches[0].batch.body).unwrap();
+        let tx = &tx["data"][0];
+        assert_eq!(tx["txn-meta-data"]["cloudfront"]["log-object"], LOG);
+        assert_eq!(tx["txn-meta-data"]["cloudfront"]["distribution-id"], "EENABLED");
+        assert_eq!(tx["timestamp"], "1575493351.000");
+        assert!(tx["request"]["headers"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("x-test:MA==")));
+    }
+
+    #[test]
+    fn malformed_records_are_counted_with_a_reason_and_never_stop_the_batch() {
+        use Kind::*;
+        let kinds = [NotBase64, NotUtf8, WrongFieldCount, NoStatus, Sent, UnknownHost];
+        let r = run(&kinds, 10, false, usize::MAX);
+        let s = &r.processed.summary;
+        assert_eq!((s.malformed, s.transactions, s.no_distribution), (4, 1, 1));
+        let reasons: Vec<&str> = s.malformed_samples.iter().map(|m| m.reason.as_str()).collect();
+        assert!(reasons[0].contains("base64"), "{reasons:?}");
+        assert!(reasons[1].contains("UTF-8"), "{reasons:?}");
+        assert!(reasons[2].contains("3 tab-separated values") && reasons[2].contains("lists 9"));
+        assert!(reasons[3].contains("sc-status"), "{reasons:?}");
+        assert_eq!(
+            s.malformed_samples.iter().map(|m| m.line).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert_eq!(r.processed.unhandled_from, None);
+        assert_eq!(r.batches.len(), 1);
+    }
+
+    #[test]
+    fn a_failed_tag_lookup_leaves_the_batch_being_filled_unhandled() {
+        use Kind::*;
+        let r = run(&[Static, Sent, Sent], 10, true, usize::MAX);
+        // The first record is asked about (it is static only after the gate).
+        assert_eq!(r.processed.unhandled_from, Some(0));
+        assert!(r.batches.is_empty());
+        let error = r.processed.error.unwrap().to_string();
+        assert!(error.contains("record 100") && error.contains("throttled"), "{error}");
+    }
+
+    #[test]
+    fn a_stop_names_the_first_record_of_the_batch_not_taken() {
+        let kinds = [Kind::Sent; 7];
+        let r = run(&kinds, 2, false, 1);
+        assert_eq!(r.batches.len(), 1);
+        assert_eq!(r.processed.unhandled_from, Some(2));
+        // The last, partial batch is refused too.
+        let r = run(&kinds, 2, false, 3);
+        assert_eq!(r.processed.unhandled_from, Some(6));
+    }
+
+    fn kind() -> impl Strategy<Value = Kind> {
+        use Kind::*;
+        prop_oneof![
+            6 => Just(Sent),
+            1 => Just(Static),
+            1 => Just(Disabled),
+            1 => Just(NotBase64),
+            1 => Just(NotUtf8),
+            1 => Just(WrongFieldCount),
+            1 => Just(NoStatus),
+            1 => Just(UnknownHost),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_record_is_sent_once_in_order_or_counted(
+            kinds in proptest::collection::vec(kind(), 0..60),
+            batch_size in 1usize..8,
+        ) {
+            let r = run(&kinds, batch_size, false, usize::MAX);
+            let s = &r.processed.summary;
+            let sent: Vec<usize> = kinds.iter().enumerate()
+                .filter(|(_, k)| **k == Kind::Sent).map(|(i, _)| i).collect();
+            let got: Vec<String> = r.batches.iter().flat_map(ids).collect();
+            let want: Vec<String> = sent.iter().map(|i| format!("req-{i}")).collect();
+            prop_assert_eq!(got, want);
+            let mut seen = HashSet::new();
+            let mut previous_last = None;
+            for (n, b) in r.batches.iter().enumerate() {
+                prop_assert_eq!(b.batch.index, n as u64);
+                let ids = ids(b);
+                prop_assert_eq!(&ids[0], &format!("req-{}", b.first_record));
+                prop_assert_eq!(ids.last().unwrap(), &format!("req-{}", b.last_record));
+                prop_assert!(previous_last.is_none_or(|p| p < b.first_record));
+                previous_last = Some(b.last_record);
+                seen.extend(ids);
+            }
+            prop_assert_eq!(seen.len(), sent.len());
+            let count = |k: Kind| kinds.iter().filter(|x| **x == k).count() as u64;
+            prop_assert_eq!(s.lines, kinds.len() as u64);
+            prop_assert_eq!(s.transactions, count(Kind::Sent));
+            prop_assert_eq!(s.skipped_static, count(Kind::Static));
+            prop_assert_eq!(s.skipped_disabled, count(Kind::Disabled));
+            prop_assert_eq!(s.no_distribution, count(Kind::UnknownHost));
+            prop_assert_eq!(
+                s.malformed,
+                count(Kind::NotBase64) + count(Kind::NotUtf8) + count(Kind::WrongFieldCount) + count(Kind::NoStatus)
+            );
+            prop_assert_eq!(r.processed.unhandled_from, None);
+        }
+    }
+}
