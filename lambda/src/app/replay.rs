@@ -145,7 +145,7 @@ pub async fn drain_failure_queue_with(
                 serde_json::from_str(&message.body).map_err(|e| e.to_string());
             if let Some(failures) = value.as_ref().ok().map(on_failure_records) {
                 if !failures.is_empty() {
-                    let done = replay_record_ranges(
+                    let verdict = replay_record_ranges(
                         app,
                         &message,
                         &failures,
@@ -154,7 +154,10 @@ pub async fn drain_failure_queue_with(
                         &mut drained,
                     )
                     .await;
-                    settle(queue, &message, done, &mut drained).await;
+                    match verdict {
+                        Some(done) => settle(queue, &message, done, &mut drained).await,
+                        None => drained.kept += 1, // why was said
+                    }
                     continue;
                 }
             }
@@ -297,7 +300,8 @@ fn collect_on_failure(value: &Value, out: &mut Vec<OnFailure>, depth: u8) {
 const MAX_REPLAY_RECORDS: usize = 10_000;
 
 /// Reads the ranges of one message back from their streams and forwards
-/// them. Returns whether the message can be deleted.
+/// them. Returns whether the message can be deleted, or `None` when it is
+/// kept as the record of a loss (already said).
 async fn replay_record_ranges(
     app: &App,
     message: &QueueMessage,
@@ -305,7 +309,7 @@ async fn replay_record_ranges(
     options: &DrainOptions,
     ranges_sent: &mut Vec<(ShardRange, bool)>,
     drained: &mut Drained,
-) -> bool {
+) -> Option<bool> {
     let mut done = true;
     let mut expired = false;
     for failure in failures {
@@ -385,10 +389,10 @@ async fn replay_record_ranges(
                 "message {}: kept in the queue as the record of what was lost; delete it with `replay --from-dlq --drop-expired` once noted",
                 message.id
             );
-            return false;
+            return None;
         }
     }
-    done
+    Some(done)
 }
 
 /// Whether `outer` covers all of `inner`.
