@@ -246,10 +246,7 @@ impl App {
             let refused = failed.status.filter(|_| !failed.retryable);
             let Some(status) = refused else {
                 retry_at(first);
-                problems.push(format!(
-                    "batch {} not delivered: {}",
-                    failed.index, failed.reason
-                ));
+                problems.push(format!("batch {} not delivered: {}", failed.index, failed.reason));
                 continue;
             };
             let range = RecordRange {
