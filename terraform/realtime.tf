@@ -133,7 +133,9 @@ resource "aws_cloudfront_realtime_log_config" "realtime" {
 }
 
 # The function reads this stream only (the event source mapping polls with
-# the function's role).
+# the function's role): what Lambda needs for a standard (shared-throughput)
+# Kinesis consumer. Not granted: kinesis:ListStreams (the mapping names the
+# stream by ARN) and kinesis:SubscribeToShard (enhanced fan-out only).
 data "aws_iam_policy_document" "lambda_realtime" {
   count = local.realtime_count
 
@@ -142,6 +144,18 @@ data "aws_iam_policy_document" "lambda_realtime" {
     effect    = "Allow"
     actions   = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"]
     resources = [aws_kinesis_stream.realtime[0].arn]
+  }
+
+  # A real-time record names its distribution only by domain (cs-host) when
+  # the configuration has no primary-distribution-id field: the function then
+  # finds the distribution with that DomainName in ListDistributions (cached
+  # like the tag). IAM has no resource-level permission for ListDistributions,
+  # so the resource is "*"; it returns distribution summaries, no logs or secrets.
+  statement {
+    sid       = "FindDistributionByDomain"
+    effect    = "Allow"
+    actions   = ["cloudfront:ListDistributions"]
+    resources = ["*"]
   }
 
   dynamic "statement" {
