@@ -188,6 +188,7 @@ main() {
     [[ -z "${rt_arn}" ]] || cf_detach_realtime "${id}" "${arn}" "${rt_arn}"
     cf_remove_v2 "${id}" "${arn}"
     cf_remove_legacy "${id}" "${arn}"
+    [[ -n "${rt_arn}" ]] || cf_warn_unknown_realtime "${id}"
     # Only a tag that is there: disable never tags a distribution that was never enabled.
     cf_set_enabled_tag "${arn}" false existing
     if [[ "${CF_TAG_RESULT}" == "tagged" ]]; then

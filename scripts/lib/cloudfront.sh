@@ -416,3 +416,19 @@ cf_detach_realtime() {
     changed
   fi
 }
+
+#######################################
+# When our configuration's ARN is unknown (no Terraform output, no
+# --realtime-config-arn): name any configuration of this project's naming
+# still attached to CF_DIST_CONFIG's behaviors, so it is not forgotten (it
+# keeps CloudFront writing, and Terraform cannot delete it while attached).
+# Argument: id.
+#######################################
+cf_warn_unknown_realtime() {
+  local id="$1" found
+  found="$(cf_realtime_behaviors | jq -r --arg n ":realtime-log-config/${CF_NAME_PREFIX}-realtime-" \
+    'select(.a | contains($n)) | .a' | sort -u)"
+  if [[ -n "${found}" ]]; then
+    warn "distribution ${id}: carries the real-time log configuration ${found//$'\n'/, }, which looks like this project's, but Terraform's output realtime_log_config_arn is empty; left attached (re-run with --realtime-config-arn ${found%%$'\n'*} to detach it)"
+  fi
+}

@@ -241,6 +241,8 @@ config_without_realtime() {
   # disable, with the output gone, detaches what --realtime-config-arn names.
   run disable --yes
   assert_success
+  assert_output --partial "looks like this project's"
+  assert_output --partial "re-run with --realtime-config-arn ${OURS} to detach it"
   [ "$(realtime_of "${d1}" | grep -c "${OURS}")" -eq 2 ]
   run disable --yes --realtime-config-arn "${OURS}"
   assert_success
