@@ -249,3 +249,30 @@ config_without_realtime() {
   run realtime_of "${d1}"
   assert_output "$(printf '%s\n' "(default)=" "/api/*=")"
 }
+
+@test "enable --realtime: a distribution changed meanwhile (ETag mismatch) fails cleanly and overwrites nothing" {
+  d1="$(create_distribution_with_behaviors "/api/*")"
+  d2="$(create_distribution_with_behaviors "/img/*")"
+  # moto does not check If-Match: stand in for CloudFront's answer to a stale
+  # ETag on every update-distribution, and pass everything else to the real CLI.
+  rm "${BIN}/aws"
+  cat >"${BIN}/aws" <<SHIM
+#!/usr/bin/env bash
+if [[ "\$1 \$2" == "cloudfront update-distribution" ]]; then
+  echo "An error occurred (PreconditionFailed) when calling the UpdateDistribution operation: The request failed because it didn't meet the preconditions in one or more request-header fields." >&2
+  exit 254
+fi
+exec "${ROOT}/.venv/bin/aws" "\$@"
+SHIM
+  chmod +x "${BIN}/aws"
+  run enable --yes --realtime --distribution "${d1}" --distribution "${d2}"
+  assert_failure
+  assert_output --partial "PreconditionFailed"
+  assert_output --partial "update distribution ${d1}: aws cloudfront update-distribution failed; nothing was overwritten"
+  assert_output --partial "re-run"
+  # Stopped at the first distribution: nothing attached, nothing tagged.
+  run realtime_of "${d1}"
+  assert_output "$(printf '%s\n' "(default)=" "/api/*=")"
+  [ -z "$(tag_value "${d1}")" ]
+  [ -z "$(tag_value "${d2}")" ]
+}
