@@ -347,6 +347,11 @@ main() {
     warn "no real-time log configuration yet (realtime_logs not applied); using a placeholder for the dry run"
     rt_arn="arn:${PARTITION}:cloudfront::${ACCOUNT_ID}:realtime-log-config/<realtime_log_config>"
   fi
+  local rate
+  rate="$(tf_output realtime_sampling_rate)"
+  if [[ "${realtime}" == "true" && -n "${rate}" && "${rate}" != "100" ]]; then
+    warn "the real-time log configuration samples ${rate}% of requests: the other requests of the distributions forwarded in real time never reach the bridge (set realtime_sampling_rate = 100 to forward every request)"
+  fi
 
   # 3. Distributions.
   if ((${#dists[@]} == 0)); then

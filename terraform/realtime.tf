@@ -240,6 +240,11 @@ output "realtime_log_config_arn" {
   value       = one(aws_cloudfront_realtime_log_config.realtime[*].arn)
 }
 
+output "realtime_sampling_rate" {
+  description = "Percent of requests the real-time log configuration logs (enable_aws_cf_integration.sh --realtime warns below 100), or null without realtime_logs."
+  value       = var.realtime_logs ? var.realtime_sampling_rate : null
+}
+
 output "realtime_stream_name" {
   description = "Name of the Kinesis data stream of the real-time logs, or null without realtime_logs."
   value       = one(aws_kinesis_stream.realtime[*].name)

@@ -15,11 +15,14 @@ setup() {
   with_realtime_output "${OURS}"
 }
 
-# Add Terraform's realtime_log_config_arn output (null: realtime_logs off).
+# Add Terraform's real-time outputs: the configuration ARN (empty: null, as
+# with realtime_logs off) and the sampling rate (default 100).
 with_realtime_output() {
-  local value="${1:-}" tmp="${BATS_TEST_TMPDIR}/outputs.tmp"
-  jq --arg a "${value}" '.realtime_log_config_arn = {sensitive: false, type: "string",
-    value: (if $a == "" then null else $a end)}' "${TF_SHIM_OUTPUTS}" >"${tmp}"
+  local value="${1:-}" rate="${2:-100}" tmp="${BATS_TEST_TMPDIR}/outputs.tmp"
+  jq --arg a "${value}" --argjson r "${rate}" '
+    .realtime_log_config_arn = {sensitive: false, type: "string", value: (if $a == "" then null else $a end)}
+    | .realtime_sampling_rate = {sensitive: false, type: "number", value: (if $a == "" then null else $r end)}' \
+    "${TF_SHIM_OUTPUTS}" >"${tmp}"
   mv "${tmp}" "${TF_SHIM_OUTPUTS}"
 }
 
@@ -74,6 +77,7 @@ config_without_realtime() {
   assert_success
   assert_output --partial "real-time log configuration cequence-cf-passive-realtime-abcd attached to: (default) /api/* /img/* /static/*.css"
   assert_output --partial "Done:"
+  refute_output --partial "samples"
   run realtime_of "${d1}"
   assert_output "$(printf '%s\n' "(default)=${OURS}" "/api/*=${OURS}" "/img/*=${OURS}" "/static/*.css=${OURS}")"
   run realtime_of "${d2}"
@@ -86,6 +90,11 @@ config_without_realtime() {
   [ "$(count_deliveries)" -eq 0 ]
   # Only the real-time configuration changed (the tag aside).
   [ "$(all_tags "${d1}" | jq -c 'map(.Key)')" = '["cequence-enabled"]' ]
+  # A sampled configuration forwards only part of the requests: said so.
+  with_realtime_output "${OURS}" 25
+  run enable --yes --realtime
+  assert_success
+  assert_output --partial "samples 25% of requests"
 }
 
 @test "enable --realtime: a second run changes nothing and says so" {

@@ -337,11 +337,12 @@ def test_every_output_the_scripts_read_exists(cfg):
 
 
 def test_realtime_outputs(cfg):
-    for name in ["realtime_log_config_arn", "realtime_stream_name", "realtime_stream_arn", "realtime_fields",
-                 "dashboard_name"]:
+    for name in ["realtime_log_config_arn", "realtime_sampling_rate", "realtime_stream_name", "realtime_stream_arn",
+                 "realtime_fields", "dashboard_name"]:
         assert cfg.outputs[name].get("description"), name
     assert cfg.outputs["realtime_log_config_arn"]["value"] == "${one(aws_cloudfront_realtime_log_config.realtime[*].arn)}"
     assert cfg.outputs["realtime_fields"]["value"] == "${local.realtime_fields_env}"
+    assert cfg.outputs["realtime_sampling_rate"]["value"] == "${var.realtime_logs ? var.realtime_sampling_rate : null}"
 
 
 # ---------------------------------------------------------------------------
