@@ -177,7 +177,9 @@ async fn env() -> Env {
     let oauth = OAuthTestServer::start(OAuthConfig::default())
         .await
         .unwrap();
-    let bridge = BridgeReceiver::start(BridgeConfig::default()).await.unwrap();
+    let bridge = BridgeReceiver::start(BridgeConfig::default())
+        .await
+        .unwrap();
     Env {
         moto_url: moto.url.clone(),
         _moto: moto,
@@ -331,7 +333,10 @@ fn generated_lines(
         ..cf_loggen::Options::default()
     };
     let mut generator = cf_loggen::RealtimeGenerator::new(seed, options, &fields).unwrap();
-    let id_column = fields.iter().position(|f| *f == "x-edge-request-id").unwrap();
+    let id_column = fields
+        .iter()
+        .position(|f| *f == "x-edge-request-id")
+        .unwrap();
     let mut lines = Vec::new();
     let mut headers = HashMap::new();
     for _ in 0..n {
@@ -378,7 +383,12 @@ async fn stream(kinesis: &aws_sdk_kinesis::Client, name: &str) -> (String, Strin
         .unwrap()
         .stream_arn()
         .to_string();
-    let shards = kinesis.list_shards().stream_name(name).send().await.unwrap();
+    let shards = kinesis
+        .list_shards()
+        .stream_name(name)
+        .send()
+        .await
+        .unwrap();
     let shard = shards.shards()[0].shard_id().to_string();
     (arn, shard)
 }
@@ -564,9 +574,16 @@ async fn a_kinesis_batch_under_the_lambda_emulator_is_sent_as_a_dry_run_shows_it
     for (got, want) in others.iter().zip(&expected) {
         assert_eq!(got, want, "received != dry run");
     }
-    assert_eq!(by_host_sent.len(), 1, "the record named by cs-host is sent once");
+    assert_eq!(
+        by_host_sent.len(),
+        1,
+        "the record named by cs-host is sent once"
+    );
     let cloudfront = &by_host_sent[0]["txn-meta-data"];
-    assert_eq!(cloudfront["cloudfront"]["distribution-id"], enabled.as_str());
+    assert_eq!(
+        cloudfront["cloudfront"]["distribution-id"],
+        enabled.as_str()
+    );
     assert_eq!(cloudfront["source_info"]["pool_id"], enabled.as_str());
     for t in &received {
         let id = transaction_id(t);
@@ -607,7 +624,10 @@ async fn a_kinesis_batch_under_the_lambda_emulator_is_sent_as_a_dry_run_shows_it
             extra_headers += 1;
         }
     }
-    assert!(extra_headers > 40, "headers from cs-headers: {extra_headers}");
+    assert!(
+        extra_headers > 40,
+        "headers from cs-headers: {extra_headers}"
+    );
     assert_eq!(field(&by_host, "cs-host"), enabled_domain);
 }
 
@@ -643,7 +663,9 @@ async fn a_batch_not_delivered_is_retried_from_its_first_record_and_nothing_befo
         ("cequence_retry_max_elapsed_s", "1"),
         ("cequence_max_in_flight", "2"),
     ]));
-    let answer = function.invoke(&kinesis_event(&arn, &shard, &records)).await;
+    let answer = function
+        .invoke(&kinesis_event(&arn, &shard, &records))
+        .await;
     assert_eq!(
         answer,
         json!({"batchItemFailures": [{"itemIdentifier": records[first_failed].0}]}),
@@ -681,7 +703,10 @@ async fn a_batch_not_delivered_is_retried_from_its_first_record_and_nothing_befo
     for (n, tx) in sent.iter().enumerate() {
         let times = counts.get(tx).copied().unwrap_or(0);
         if n < 14 {
-            assert_eq!(times, 1, "{tx} (before the failed batch) sent {times} times");
+            assert_eq!(
+                times, 1,
+                "{tx} (before the failed batch) sent {times} times"
+            );
         } else {
             assert!((1..=2).contains(&times), "{tx} sent {times} times");
         }
