@@ -30,7 +30,11 @@ fn main() -> ExitCode {
             files,
             ..
         } => {
-            let needs = if dry_run { Needs::NoBridge } else { Needs::Bridge };
+            let needs = if dry_run {
+                Needs::NoBridge
+            } else {
+                Needs::Bridge
+            };
             let Some(config) = load(needs) else {
                 return ExitCode::from(2);
             };
