@@ -5,9 +5,10 @@
 //! What moto can simulate: a start sequence number below the shard's first
 //! record (as if the records before were trimmed), a shard or stream that no
 //! longer exists. What it cannot: real trimming by age (moto keeps every
-//! record), AWS's `InvalidArgumentException` for a trimmed sequence number,
-//! and the long sequence numbers of AWS (moto's are 1, 2, 3... per shard; the
-//! comparison of long ones is unit-tested in `aws::kinesis`).
+//! record), AWS's `InvalidArgumentException` for a trimmed sequence number
+//! (a local stand-in answers that, last test), and the long sequence numbers
+//! of AWS (moto's are 1, 2, 3... per shard; the comparison of long ones is
+//! unit-tested in `aws::kinesis`).
 
 use aws_config::BehaviorVersion;
 use aws_sdk_kinesis::config::{Credentials, Region};
@@ -293,5 +294,105 @@ async fn a_range_that_is_not_one_is_refused_before_any_call() {
             matches!(err, StreamReadError::BadRange { .. }),
             "{start}..{end}: {err:?}"
         );
+    }
+}
+
+/// A stand-in for Kinesis that answers as AWS does when a sequence number
+/// has been trimmed (moto cannot): `GetShardIterator` fails with
+/// `InvalidArgumentException`; `DescribeStreamSummary` gives a retention of
+/// 48 hours. Minimal HTTP/1.1 over one local port; awsJson1_1 bodies.
+async fn trimmed_kinesis() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                loop {
+                    // One request: headers, then Content-Length bytes.
+                    let mut chunk = [0u8; 4096];
+                    let header_end = loop {
+                        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break at + 4;
+                        }
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buffer[..header_end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while buffer.len() < header_end + length {
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buffer.drain(..header_end + length);
+                    let (status, body) = if head.contains("describestreamsummary") {
+                        (
+                            "200 OK",
+                            r#"{"StreamDescriptionSummary":{"StreamName":"rt","StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/rt","StreamStatus":"ACTIVE","RetentionPeriodHours":48,"StreamCreationTimestamp":1.7E9,"EnhancedMonitoring":[],"OpenShardCount":1}}"#.to_string(),
+                        )
+                    } else {
+                        (
+                            "400 Bad Request",
+                            r#"{"__type":"InvalidArgumentException","message":"StartingSequenceNumber 100 used in GetShardIterator on shard shardId-000000000000 in stream rt under account 123456789012 is invalid because it did not come from this stream or it is no longer available."}"#.to_string(),
+                        )
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nx-amzn-requestid: test\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn aws_answer_for_a_trimmed_sequence_number_is_an_expiry_with_its_message() {
+    let url = trimmed_kinesis().await;
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await;
+    let reader = KinesisStream {
+        client: aws_sdk_kinesis::Client::new(&sdk),
+    };
+    let range = ShardRange {
+        stream_arn: "arn:aws:kinesis:us-east-1:123456789012:stream/rt".into(),
+        shard_id: "shardId-000000000000".into(),
+        start: "100".into(),
+        end: "200".into(),
+    };
+    let err = reader
+        .read_range(&range, &ReadFrom::Start, 10)
+        .await
+        .unwrap_err();
+    let StreamReadError::Expired {
+        retention_hours, ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(*retention_hours, Some(48));
+    let text = err.to_string();
+    for part in ["100 to 200", "48 hours", "no longer available", "lost"] {
+        assert!(text.contains(part), "{part}: {text}");
     }
 }
