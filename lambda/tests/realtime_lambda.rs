@@ -319,13 +319,16 @@ async fn create_distribution(
     id
 }
 
+/// The viewer's request headers (name, value) of each record, by request id.
+type ViewerHeaders = HashMap<String, Vec<(String, String)>>;
+
 /// Generated real-time lines (every field) of `distribution`, with the
 /// complete request headers of each, by `x-edge-request-id`.
 fn generated_lines(
     seed: u64,
     n: usize,
     distribution: &str,
-) -> (Vec<String>, HashMap<String, Vec<(String, String)>>) {
+) -> (Vec<String>, ViewerHeaders) {
     let fields = all_fields();
     let options = cf_loggen::Options {
         distribution_id: distribution.to_string(),
