@@ -867,11 +867,22 @@ fn realtime_cs_headers_follow_the_fixed_headers_once_each() {
             ("cs-cookie", "a=1;b=2"),
             ("cs-headers", block),
         ]),
-        ["host=a", "user-agent=curl", "cookie=a=1;b=2", "x-api-key=k%"]
+        [
+            "host=a",
+            "user-agent=curl",
+            "cookie=a=1;b=2",
+            "x-api-key=k%"
+        ]
     );
     assert_eq!(
         headers(&[("cs-host", "a"), ("cs-headers", block)]),
-        ["host=a", "user-agent=curl", "x-api-key=k%", "cookie=a=1", "cookie=b=2"]
+        [
+            "host=a",
+            "user-agent=curl",
+            "x-api-key=k%",
+            "cookie=a=1",
+            "cookie=b=2"
+        ]
     );
     // Standard logs have no cs-headers: nothing extra, nothing allocated.
     let record = Record::from_pairs(with(&[]));
