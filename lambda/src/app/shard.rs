@@ -78,9 +78,10 @@ impl App {
     /// file of real-time lines (`process --realtime`).
     ///
     /// Bridge batch `i` carries the `Idempotency-Key`
-    /// `kinesis::idempotency_key(stream_arn, shard_id, first sequence number
-    /// of the batch's first record, i)`: the same records handed over again
-    /// (a Lambda retry from the same record, a replay) give the same keys.
+    /// `kinesis::idempotency_key(stream_arn, shard_id, sequence number of the
+    /// shard batch's first record, i)` (contract §2): the same records handed
+    /// over again (a Lambda retry from the same record, a replay of the same
+    /// range) give the same keys.
     pub async fn forward_shard_batch(&self, batch: &ShardBatch) -> ShardOutcome {
         let log_object = batch.log_object();
         let Some(first_sequence) = batch.first_sequence_number().map(str::to_string) else {
