@@ -756,6 +756,17 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
+    proptest! {
+        /// The integer fast path of `seconds_to_ms` gives what moving the
+        /// decimal point in the text gives.
+        #[test]
+        fn seconds_to_ms_fast_path_equals_the_text_shift(int in "[0-9]{0,13}", frac in "[0-9]{0,4}") {
+            prop_assume!(!int.is_empty() || !frac.is_empty());
+            let text = if frac.is_empty() { int.clone() } else { format!("{int}.{frac}") };
+            prop_assert_eq!(seconds_to_ms(&text), shifted_ms(&int, &frac), "{}", text);
+        }
+    }
+
     fn has_null(v: &Value) -> bool {
         match v {
             Value::Null => true,
@@ -867,11 +878,22 @@ fn realtime_cs_headers_follow_the_fixed_headers_once_each() {
             ("cs-cookie", "a=1;b=2"),
             ("cs-headers", block),
         ]),
-        ["host=a", "user-agent=curl", "cookie=a=1;b=2", "x-api-key=k%"]
+        [
+            "host=a",
+            "user-agent=curl",
+            "cookie=a=1;b=2",
+            "x-api-key=k%"
+        ]
     );
     assert_eq!(
         headers(&[("cs-host", "a"), ("cs-headers", block)]),
-        ["host=a", "user-agent=curl", "x-api-key=k%", "cookie=a=1", "cookie=b=2"]
+        [
+            "host=a",
+            "user-agent=curl",
+            "x-api-key=k%",
+            "cookie=a=1",
+            "cookie=b=2"
+        ]
     );
     // Standard logs have no cs-headers: nothing extra, nothing allocated.
     let record = Record::from_pairs(with(&[]));
