@@ -55,18 +55,68 @@ impl Default for WireOptions {
 }
 
 /// Writes transactions in the v2 wire format.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Encoder {
     options: WireOptions,
     /// Reused for values that must be assembled before base64 (`content-range`).
     scratch: Vec<u8>,
+    /// The parts that are the same in every transaction, written once here:
+    /// `"server-ip"`'s default as a JSON string, and the `txn-meta-data`
+    /// around `pool_id` (before it, and from `instance_id` to `distribution-id`).
+    default_server_ip: Vec<u8>,
+    meta_open: Vec<u8>,
+    meta_middle: Vec<u8>,
+    /// The last distribution id and log object, and their JSON strings:
+    /// they rarely change from one transaction to the next.
+    distribution: Escaped,
+    log_object: Escaped,
+}
+
+/// A value and its JSON string, kept while the value repeats.
+#[derive(Debug, Clone, Default)]
+struct Escaped {
+    text: String,
+    json: Vec<u8>,
+}
+
+impl Escaped {
+    fn write(&mut self, out: &mut Vec<u8>, text: &str) {
+        if self.text != text || self.json.is_empty() {
+            self.text.clear();
+            self.text.push_str(text);
+            self.json.clear();
+            json_text(&mut self.json, text);
+        }
+        out.extend_from_slice(&self.json);
+    }
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder::new(WireOptions::default())
+    }
 }
 
 impl Encoder {
     pub fn new(options: WireOptions) -> Encoder {
+        let mut default_server_ip = Vec::new();
+        json_text(&mut default_server_ip, &options.server_ip);
+        let mut meta_open = b",\"txn-meta-data\":{\"source_info\":{\"version\":".to_vec();
+        json_text(&mut meta_open, crate::VERSION);
+        meta_open.extend_from_slice(b",\"type\":");
+        json_text(&mut meta_open, SOURCE_TYPE);
+        meta_open.extend_from_slice(b",\"pool_id\":");
+        let mut meta_middle = b",\"instance_id\":".to_vec();
+        json_text(&mut meta_middle, &options.instance_id);
+        meta_middle.extend_from_slice(b"},\"cloudfront\":{\"distribution-id\":");
         Encoder {
             options,
             scratch: Vec::with_capacity(64),
+            default_server_ip,
+            meta_open,
+            meta_middle,
+            distribution: Escaped::default(),
+            log_object: Escaped::default(),
         }
     }
 
@@ -109,7 +159,10 @@ impl Encoder {
             write_int(out, port);
         }
         out.extend_from_slice(b",\"server-ip\":");
-        json_text(out, tx.server_ip.unwrap_or(&self.options.server_ip));
+        match tx.server_ip {
+            Some(ip) => json_text(out, ip),
+            None => out.extend_from_slice(&self.default_server_ip),
+        }
         if let Some(port) = tx.server_port() {
             out.extend_from_slice(b",\"server-port\":");
             write_int(out, port);
@@ -154,18 +207,12 @@ impl Encoder {
         headers.finish();
         out.push(b'}');
 
-        out.extend_from_slice(b",\"txn-meta-data\":{\"source_info\":{\"version\":");
-        json_text(out, crate::VERSION);
-        out.extend_from_slice(b",\"type\":");
-        json_text(out, SOURCE_TYPE);
-        out.extend_from_slice(b",\"pool_id\":");
-        json_text(out, tx.distribution_id);
-        out.extend_from_slice(b",\"instance_id\":");
-        json_text(out, &self.options.instance_id);
-        out.extend_from_slice(b"},\"cloudfront\":{\"distribution-id\":");
-        json_text(out, tx.distribution_id);
+        out.extend_from_slice(&self.meta_open);
+        self.distribution.write(out, tx.distribution_id);
+        out.extend_from_slice(&self.meta_middle);
+        self.distribution.write(out, tx.distribution_id);
         out.extend_from_slice(b",\"log-object\":");
-        json_text(out, tx.log_object);
+        self.log_object.write(out, tx.log_object);
         opt_str(out, "edge-location", tx.edge_location);
         opt_str(out, "edge-result-type", tx.edge_result_type);
         opt_str(
