@@ -13,11 +13,17 @@ use crate::core::pipeline::{
     process_named_object, AllowAll, Flow, PipelineOptions, TransactionSink,
 };
 use crate::core::reader::{sniff, Content, SNIFF_BYTES};
+use crate::core::shard::{process_shard_records, NoDomains, ShardRecord};
+use crate::core::wire::{ENVELOPE_CLOSE, ENVELOPE_OPEN};
 use crate::report;
 
 /// Settings each command reads (its `--help` lists them from settings.tsv).
 const LOGGING: &[&str] = &["cequence_log_level", "cequence_log_format"];
-const PIPELINE: &[&str] = &["cequence_log_fields", "cequence_skip_extensions"];
+const PIPELINE: &[&str] = &[
+    "cequence_log_fields",
+    "cequence_skip_extensions",
+    "cequence_realtime_fields",
+];
 const BRIDGE: &[&str] = &[
     "cequence_client_id",
     "cequence_client_secret",
@@ -102,6 +108,16 @@ pub enum Command {
         /// The bucket name used in `log-object` and the Idempotency-Key.
         #[arg(long, default_value = "local")]
         bucket: String,
+        /// The files hold real-time log lines (one Kinesis record's data per line, field
+        /// order from cequence_realtime_fields), forwarded as the Lambda forwards a shard.
+        #[arg(long, conflicts_with_all = ["key"])]
+        realtime: bool,
+        /// With --realtime: the stream name in `log-object` (kinesis://STREAM/SHARD).
+        #[arg(long, default_value = "local", requires = "realtime")]
+        stream: String,
+        /// With --realtime: the shard id in `log-object` (default: the file's path).
+        #[arg(long, requires = "realtime")]
+        shard: Option<String>,
         /// Log files to process; - reads standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -392,6 +408,103 @@ pub fn dry_run(
         }
     }
     if let Err(e) = sink.into_result() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            tracing::error!("writing to stdout failed: {e}");
+            failures += 1;
+        }
+    }
+    failures
+}
+
+/// `process --realtime --dry-run`: every file's real-time lines through the
+/// same shard path as the Lambda, each transaction printed exactly as it
+/// would be sent. Returns the number of inputs that failed.
+pub fn dry_run_realtime(
+    options: &PipelineOptions,
+    files: &[PathBuf],
+    stream: &str,
+    shard: Option<&str>,
+) -> usize {
+    let Some(fields) = options.realtime_fields.as_ref() else {
+        tracing::error!("{}", crate::app::wiring::REALTIME_FIELDS_MISSING);
+        return files.len().max(1);
+    };
+    // One transaction per batch: its body is then exactly the envelope
+    // around the transaction as it would be sent.
+    let mut options = options.clone();
+    options.batch_limits.max_transactions = 1;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
+    let mut write_error: Option<std::io::Error> = None;
+    let mut failures = 0;
+    'files: for path in files {
+        let Opened::Object(local) = open_object(path, "local", None) else {
+            failures += 1;
+            continue;
+        };
+        let shard = shard.map_or_else(|| local.id.key.clone(), str::to_string);
+        let bar = local.reader.bar_handle();
+        let mut file = match crate::app::process::RealtimeFile::open(local, stream, &shard) {
+            Ok(file) => file,
+            Err(e) => {
+                tracing::error!("{e}");
+                failures += 1;
+                continue;
+            }
+        };
+        loop {
+            let batch = match file.next_batch() {
+                Ok(Some(batch)) => batch,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    failures += 1;
+                    break;
+                }
+            };
+            let records: Vec<ShardRecord<'_>> = batch
+                .records
+                .iter()
+                .map(|r| ShardRecord {
+                    sequence_number: &r.sequence_number,
+                    data: r.data.as_deref(),
+                })
+                .collect();
+            let log_object = batch.log_object();
+            let processed = process_shard_records(
+                &records,
+                &log_object,
+                fields,
+                &options,
+                &mut NoDomains,
+                &mut AllowAll,
+                |record_batch| {
+                    let body = &record_batch.batch.body;
+                    let transaction = &body[ENVELOPE_OPEN.len()..body.len() - ENVELOPE_CLOSE.len()];
+                    match out
+                        .write_all(transaction)
+                        .and_then(|_| out.write_all(b"\n"))
+                    {
+                        Ok(()) => Flow::Continue,
+                        Err(e) => {
+                            write_error = Some(e);
+                            Flow::Stop
+                        }
+                    }
+                },
+            );
+            report::log_summary(&log_object, &processed.summary);
+            if write_error.is_some() {
+                break 'files;
+            }
+        }
+        bar.finish_and_clear();
+    }
+    let flushed = match write_error {
+        Some(e) => Err(e),
+        None => out.flush(),
+    };
+    if let Err(e) = flushed {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             tracing::error!("writing to stdout failed: {e}");
             failures += 1;

@@ -10,6 +10,7 @@ use crate::core::batch::BatchLimits;
 use crate::core::filter::{StaticFilter, DEFAULT_SKIP_EXTENSIONS};
 use crate::core::pipeline::PipelineOptions;
 use crate::core::reader::InflateThread;
+use crate::core::realtime::RealtimeFields;
 use crate::core::redact::{RedactSpec, MIN_KEY_BYTES};
 use crate::core::wire::{WireOptions, CLI_INSTANCE_ID, DEFAULT_SERVER_IP};
 pub use crate::delivery::SecretSource;
@@ -351,6 +352,18 @@ impl Config {
             (InflateThread::Auto, Some(mb)) if mb <= 1769 => InflateThread::Off,
             (chosen, _) => chosen,
         };
+        let realtime_fields = match vars.get("cequence_realtime_fields") {
+            None => None,
+            Some(spec) => match RealtimeFields::parse(&spec) {
+                Ok(fields) => Some(fields),
+                Err(e) => {
+                    let text = e.to_string();
+                    let text = text.trim_start_matches("cequence_realtime_fields: ");
+                    problems.0.push(problem("cequence_realtime_fields", text));
+                    None
+                }
+            },
+        };
         let pipeline = PipelineOptions {
             static_filter: StaticFilter::parse(&skip_extensions),
             batch_limits: BatchLimits {
@@ -367,6 +380,7 @@ impl Config {
             wire: problems.or(Config::wire(&vars), WireOptions::default()),
             // Built by the app once the key is read (app::resolve_redactor).
             redactor: None,
+            realtime_fields,
         };
         let require_enabled_tag =
             problems.or(vars.bool("cequence_require_enabled_tag", true), true);

@@ -23,10 +23,49 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Process {
+            dry_run,
+            realtime: true,
+            stream,
+            shard,
+            files,
+            ..
+        } => {
+            let needs = if dry_run { Needs::NoBridge } else { Needs::Bridge };
+            let Some(config) = load(needs) else {
+                return ExitCode::from(2);
+            };
+            if config.pipeline.realtime_fields.is_none() {
+                tracing::error!("{}", cf_passive::app::wiring::REALTIME_FIELDS_MISSING);
+                return ExitCode::from(2);
+            }
+            if !dry_run {
+                return runtime().block_on(cf_passive::app::wiring::process_realtime(
+                    config,
+                    &files,
+                    &stream,
+                    shard.as_deref(),
+                ));
+            }
+            let options = match runtime()
+                .block_on(cf_passive::app::wiring::pipeline_options(&config, None))
+            {
+                Ok(options) => options,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match cf_passive::cli::dry_run_realtime(&options, &files, &stream, shard.as_deref()) {
+                0 => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
+            }
+        }
+        Command::Process {
             dry_run: true,
             key,
             bucket,
             files,
+            ..
         } => {
             let Some(config) = load(Needs::NoBridge) else {
                 return ExitCode::from(2);
@@ -51,6 +90,7 @@ fn main() -> ExitCode {
             key,
             bucket,
             files,
+            ..
         } => {
             let Some(config) = load(Needs::Bridge) else {
                 return ExitCode::from(2);

@@ -1,4 +1,4 @@
-//! What the operator sees per object (contract §6): the summary event, the
+//! What the operator sees per object or shard batch (contract §6): the summary event, the
 //! `✅ Successfully sent` line, and CloudWatch Embedded Metric Format lines.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -58,7 +58,9 @@ pub fn emf_line(function_name: &str, summary: &Summary, now_ms: u128) -> String 
                 "Metrics": [
                     {"Name": "TransactionsSent", "Unit": "Count"},
                     {"Name": "SkippedStatic", "Unit": "Count"},
+                    {"Name": "SkippedDisabled", "Unit": "Count"},
                     {"Name": "Malformed", "Unit": "Count"},
+                    {"Name": "Batches", "Unit": "Count"},
                     {"Name": "FailedBatches", "Unit": "Count"},
                     {"Name": "Retries", "Unit": "Count"},
                     {"Name": "LagSeconds", "Unit": "Seconds"}
@@ -71,7 +73,9 @@ pub fn emf_line(function_name: &str, summary: &Summary, now_ms: u128) -> String 
             .saturating_sub(summary.failed_transactions)
             .saturating_sub(summary.skipped_transactions),
         "SkippedStatic": summary.skipped_static,
+        "SkippedDisabled": summary.skipped_disabled,
         "Malformed": summary.malformed,
+        "Batches": summary.batches,
         "FailedBatches": summary.failed_batches,
         "Retries": summary.retries,
     });
@@ -94,12 +98,16 @@ mod tests {
             failed_transactions: 3,
             failed_batches: 1,
             skipped_static: 4,
+            skipped_disabled: 2,
+            batches: 3,
             newest_record_ms: Some(1_577_836_800_000),
             ..Summary::default()
         };
         let doc: serde_json::Value = serde_json::from_str(&emf_line("fn", &summary, 1)).unwrap();
         assert_eq!(doc["TransactionsSent"], 7);
         assert_eq!(doc["FailedBatches"], 1);
+        assert_eq!(doc["SkippedDisabled"], 2);
+        assert_eq!(doc["Batches"], 3);
         assert_eq!(doc["FunctionName"], "fn");
         assert!(doc["LagSeconds"].as_f64().unwrap() > 1e7);
         for metric in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]

@@ -158,6 +158,7 @@ impl Env {
                 client: s3(&self.sdk),
             })),
             tags,
+            domains: None,
             queue,
             function_name: Some("cf-passive-test".into()),
             max_concurrent_objects: 3,

@@ -20,6 +20,7 @@ use tracing::{error, info, warn, Instrument};
 use super::outcome::{decide, Disposition, Facts};
 use super::parked::ParkedBatch;
 use super::sources::ObjectEvent;
+use crate::aws::domains::DistributionDomains;
 use crate::aws::s3::{ObjectStore, StoreError};
 use crate::aws::sqs::FailureQueue;
 use crate::aws::tags::{TagSource, TagState};
@@ -83,6 +84,9 @@ pub struct App {
     /// `None`: no enabled-tag check (`cequence_require_enabled_tag=false`,
     /// or local files).
     pub tags: Option<Arc<dyn TagSource>>,
+    /// A real-time record's `cs-host` → its distribution; `None` offline
+    /// (such records then have no distribution).
+    pub domains: Option<Arc<dyn DistributionDomains>>,
     /// Where refused batches are parked (`cequence_failure_queue_url`).
     pub queue: Option<Arc<dyn FailureQueue>>,
     /// Names the metrics lines (printed only under Lambda).
@@ -117,10 +121,10 @@ struct Streamed {
 }
 
 /// Runs the enabled-tag lookups of the blocking pipeline on the runtime.
-struct BlockingGate {
-    handle: Handle,
-    tags: Arc<dyn TagSource>,
-    object: String,
+pub(super) struct BlockingGate {
+    pub(super) handle: Handle,
+    pub(super) tags: Arc<dyn TagSource>,
+    pub(super) object: String,
 }
 
 impl DistributionGate for BlockingGate {
@@ -558,7 +562,7 @@ impl App {
     }
 
     /// One CloudWatch Embedded Metric Format line, under Lambda only.
-    fn emit_metrics(&self, summary: &Summary) {
+    pub(super) fn emit_metrics(&self, summary: &Summary) {
         if let (Some(function_name), Runner::Lambda) = (&self.function_name, self.runner) {
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

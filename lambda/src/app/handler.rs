@@ -1,7 +1,9 @@
 //! The Lambda handler: an event in, each input forwarded, the invocation's
 //! result from the outcome decision: it fails (so AWS retries the event and,
 //! after its retries, hands it to the failure queue) only when an object's
-//! disposition is `Retry`.
+//! disposition is `Retry`. A Kinesis event is answered with
+//! `batchItemFailures` instead (contract §7): Lambda retries the shard from
+//! the record it names.
 
 use futures_util::stream::{self, StreamExt};
 use lambda_runtime::Diagnostic;
@@ -10,6 +12,8 @@ use tracing::debug;
 
 use super::forward::{App, ObjectOutcome, Plan};
 use super::outcome::Disposition;
+use super::shard::ShardOutcome;
+use super::sources::kinesis::{BatchItemFailure, BatchResponse};
 use super::sources::{recognise, Input};
 
 /// Why an invocation failed.
@@ -57,7 +61,28 @@ impl App {
                     .await;
                 invocation_result(&outcomes, parsed.ignored.len())
             }
+            Input::Records(shards) => {
+                // One shard per event from an event source mapping; shards
+                // of a hand-made event are independent, each answered.
+                let mut outcomes = Vec::with_capacity(shards.len());
+                for shard in &shards {
+                    outcomes.push(self.forward_shard_batch(shard).await);
+                }
+                Ok(batch_response(&outcomes).to_value())
+            }
         }
+    }
+}
+
+/// The answer to a Kinesis event: for each shard batch not fully handled,
+/// the record Lambda must retry from; empty when everything was handled.
+pub fn batch_response(outcomes: &[ShardOutcome]) -> BatchResponse {
+    BatchResponse {
+        batch_item_failures: outcomes
+            .iter()
+            .filter_map(|o| o.retry_from.clone())
+            .map(|item_identifier| BatchItemFailure { item_identifier })
+            .collect(),
     }
 }
 

@@ -98,6 +98,16 @@ pub async fn drain_failure_queue(app: &App, queue: &dyn FailureQueue) -> Drained
                     }
                     outcomes
                 }
+                // Real-time records are re-read from their stream, not from an event.
+                Ok(Input::Records(_)) => {
+                    error!(
+                        "message {}: a Kinesis event cannot be replayed from the queue; left in the queue",
+                        message.id
+                    );
+                    drained.kept += 1;
+                    drained.failures += 1;
+                    continue;
+                }
                 Err(e) => {
                     error!("message {}: {e}; left in the queue", message.id);
                     drained.kept += 1;

@@ -11,8 +11,9 @@ use serde_json::Value;
 use tracing::{error, info, warn};
 
 use super::forward::{App, ObjectOutcome, Runner};
-use super::process::process_files;
+use super::process::{process_files, process_realtime_files};
 use super::replay::{drain_failure_queue, replay_objects};
+use crate::aws::domains::{CloudFrontDomains, DistributionDomains};
 use crate::aws::s3::{ObjectStore, S3Store};
 use crate::aws::secrets::{SecretReader, SecretsManager};
 use crate::aws::sqs::{FailureQueue, SqsQueue};
@@ -126,6 +127,22 @@ pub async fn build_app(
         }
         (Reach::LocalFiles, _) => None, // the tag check applies to S3 objects
     };
+    // cs-host → distribution for real-time records, whether or not the tag
+    // is checked (records must name a distribution either way).
+    let domains: Option<Arc<dyn DistributionDomains>> = match (reach, &sdk) {
+        (Reach::S3, Some(sdk)) => Some(Arc::new(CloudFrontDomains::new(
+            aws_sdk_cloudfront::Client::new(sdk),
+            config.tag_cache_ttl,
+        ))),
+        _ => None,
+    };
+    if let Some((earlier, later)) = options
+        .realtime_fields
+        .as_ref()
+        .and_then(|fields| fields.order_warning())
+    {
+        warn!("cequence_realtime_fields lists {earlier} before {later}, but CloudFront writes {later} first: values would be read under the wrong names; list the fields in record order (docs/realtime.md)");
+    }
     let queue: Option<Arc<dyn FailureQueue>> = match (failure_queue_url, &sdk) {
         (Some(url), Some(sdk)) => Some(Arc::new(SqsQueue {
             client: aws_sdk_sqs::Client::new(sdk),
@@ -139,6 +156,7 @@ pub async fn build_app(
         delivery,
         store,
         tags,
+        domains,
         queue,
         function_name: config.function_name.clone(),
         max_concurrent_objects: config.max_concurrent_objects,
@@ -211,6 +229,41 @@ pub async fn process(
     let (outcomes, unopened) = process_files(&app, files, bucket, key).await;
     exit_code(command_failures(&outcomes) + unopened)
 }
+
+/// `process --realtime FILE...` to the bridge: files of real-time lines
+/// standing for a Kinesis shard; exit 0 only when every record was handled
+/// and nothing was parked.
+pub async fn process_realtime(
+    config: Config,
+    files: &[PathBuf],
+    stream: &str,
+    shard: Option<&str>,
+) -> ExitCode {
+    if config.pipeline.realtime_fields.is_none() {
+        error!("{REALTIME_FIELDS_MISSING}");
+        return ExitCode::from(2);
+    }
+    let queue_url = config.failure_queue_url.clone();
+    let app = match build_app(
+        &config,
+        Runner::Command,
+        Reach::LocalFiles,
+        queue_url.as_deref(),
+    )
+    .await
+    {
+        Ok(app) => app,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (outcomes, failed) = process_realtime_files(&app, files, stream, shard).await;
+    exit_code(outcomes.iter().filter(|o| o.fails_command()).count() + failed)
+}
+
+/// What `process --realtime` says when the field order is not configured.
+pub const REALTIME_FIELDS_MISSING: &str = "process --realtime needs cequence_realtime_fields: the comma-separated fields of the real-time log configuration, in record order (the Terraform output or the realtime_fields variable)";
 
 /// `replay [--from-start] S3_URL... [--from-dlq [QUEUE_URL]]`.
 pub async fn replay(

@@ -1,11 +1,13 @@
 //! AWS adapters, each a thin client behind the narrow trait beside it, so the
 //! application layer (and its tests, with in-memory fakes) sees only the trait:
 //! `s3` (log objects and their checkpoint tag), `tags` (the distributions'
-//! `cequence-enabled` tag), `secrets` (the client secret), `sqs` (the failure
+//! `cequence-enabled` tag), `domains` (a real-time record's `cs-host` → its
+//! distribution), `secrets` (the client secret), `sqs` (the failure
 //! queue). Nothing here imports from `app`.
 
 use futures_util::future::BoxFuture;
 
+pub mod domains;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;

@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod reader;
 pub mod realtime;
 pub mod redact;
+pub mod shard;
 pub mod summary;
 pub mod transaction;
 pub mod wire;

@@ -16,6 +16,7 @@ use super::fields::Field;
 use super::filter::StaticFilter;
 use super::object::ObjectId;
 use super::parse::{Line, Parser};
+use super::realtime::RealtimeFields;
 use super::reader::{InflateThread, LineReader, RawLine, MAX_LINE_BYTES};
 use super::redact::Redactor;
 use super::summary::Summary;
@@ -35,6 +36,9 @@ pub struct PipelineOptions {
     pub wire: WireOptions,
     /// `cequence_redact` with its key, once the key has been read.
     pub redactor: Option<Arc<Redactor>>,
+    /// `cequence_realtime_fields`: the field order of real-time log records
+    /// (Kinesis); `None` when not configured.
+    pub realtime_fields: Option<RealtimeFields>,
 }
 
 /// Whether the caller wants more transactions.

@@ -360,6 +360,7 @@ pub fn app(
         delivery: Delivery::new(servers.settings(max_in_flight, budget)).unwrap(),
         store: parts.store.clone().map(|s| s as Arc<dyn ObjectStore>),
         tags: parts.tags.clone().map(|t| t as Arc<dyn TagSource>),
+        domains: None,
         queue: parts.queue.clone().map(|q| q as Arc<dyn FailureQueue>),
         function_name: None,
         max_concurrent_objects: 3,

@@ -1,17 +1,16 @@
 //! Sources: what an invocation's event holds, as inputs for the core.
 //!
 //! Each input kind is one module here and one arm of [`Input`]; the handler
-//! matches on it once. Today the handler serves one kind, S3 objects (`s3`:
-//! S3 events, also wrapped in SQS/SNS or Lambda's on-failure record). The
-//! Kinesis source of real-time logs (issue 11) has its event parsing in
-//! `kinesis`; wiring it in is an `Input::Records` arm here and in the
-//! handler (see docs/architecture.md).
+//! matches on it once: S3 objects (`s3`: S3 events, also wrapped in SQS/SNS
+//! or Lambda's on-failure record) and Kinesis records of real-time logs
+//! (`kinesis`: the event of a Kinesis event source mapping).
 
 pub mod kinesis;
 pub mod s3;
 
 use serde_json::Value;
 
+pub use kinesis::{KinesisEventError, ShardBatch};
 pub use s3::{EventError, ObjectEvent, ParsedEvent};
 
 /// An invocation's input, by kind.
@@ -19,9 +18,25 @@ pub use s3::{EventError, ObjectEvent, ParsedEvent};
 pub enum Input {
     /// Log objects in S3 (and records acknowledged without work).
     Objects(ParsedEvent),
+    /// Real-time log records, one batch per stream shard (an event source
+    /// mapping sends one shard per invocation).
+    Records(Vec<ShardBatch>),
 }
 
-/// Recognises an event.
-pub fn recognise(event: &Value) -> Result<Input, EventError> {
-    s3::parse_event(event).map(Input::Objects)
+/// Why an event is not one we can work on.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    S3(#[from] EventError),
+    #[error(transparent)]
+    Kinesis(#[from] KinesisEventError),
+}
+
+/// Recognises an event: Kinesis first (its records carry `eventSource:
+/// aws:kinesis`), else the S3 shapes.
+pub fn recognise(event: &Value) -> Result<Input, SourceError> {
+    if kinesis::is_kinesis_event(event) {
+        return Ok(Input::Records(kinesis::parse_kinesis_event(event)?));
+    }
+    Ok(Input::Objects(s3::parse_event(event)?))
 }
