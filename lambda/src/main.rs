@@ -30,7 +30,11 @@ fn main() -> ExitCode {
             files,
             ..
         } => {
-            let needs = if dry_run { Needs::NoBridge } else { Needs::Bridge };
+            let needs = if dry_run {
+                Needs::NoBridge
+            } else {
+                Needs::Bridge
+            };
             let Some(config) = load(needs) else {
                 return ExitCode::from(2);
             };
@@ -116,6 +120,12 @@ fn main() -> ExitCode {
                 from_dlq.as_deref(),
                 from_start,
             ))
+        }
+        Command::Invoke { event } => {
+            let Some(config) = load(Needs::Bridge) else {
+                return ExitCode::from(2);
+            };
+            runtime().block_on(cf_passive::app::wiring::invoke(config, &event))
         }
         Command::Check { env_file } => {
             let loaded = match env_file {

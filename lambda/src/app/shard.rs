@@ -246,7 +246,10 @@ impl App {
             let refused = failed.status.filter(|_| !failed.retryable);
             let Some(status) = refused else {
                 retry_at(first);
-                problems.push(format!("batch {} not delivered: {}", failed.index, failed.reason));
+                problems.push(format!(
+                    "batch {} not delivered: {}",
+                    failed.index, failed.reason
+                ));
                 continue;
             };
             let range = RecordRange {
@@ -345,7 +348,10 @@ mod tests {
     #[test]
     fn the_delivery_key_of_a_shard_batch_is_the_contract_kinesis_key() {
         let arn = "arn:aws:kinesis:us-east-1:123456789012:stream/cf-passive-realtime";
-        let (shard, seq) = ("shardId-000000000003", "49590338271490256608559692538361571095921575989136588898");
+        let (shard, seq) = (
+            "shardId-000000000003",
+            "49590338271490256608559692538361571095921575989136588898",
+        );
         let key_base = ObjectId::new(arn, shard).with_version(seq);
         for index in [0, 1, 17] {
             assert_eq!(

@@ -88,7 +88,10 @@ impl CloudFrontDomains {
                 break;
             };
             for summary in list.items() {
-                ids.insert(summary.domain_name().to_ascii_lowercase(), summary.id().to_string());
+                ids.insert(
+                    summary.domain_name().to_ascii_lowercase(),
+                    summary.id().to_string(),
+                );
                 for alias in summary.aliases().map(|a| a.items()).unwrap_or_default() {
                     // Wildcard aliases match many hosts: not a key.
                     if !alias.starts_with('*') {

@@ -447,7 +447,13 @@ mod tests {
         );
         let s = &r.processed.summary;
         assert_eq!(
-            (s.lines, s.transactions, s.malformed, s.skipped_static, s.skipped_disabled),
+            (
+                s.lines,
+                s.transactions,
+                s.malformed,
+                s.skipped_static,
+                s.skipped_disabled
+            ),
             (8, 5, 1, 1, 1)
         );
         assert_eq!(r.processed.unhandled_from, None);
@@ -459,7 +465,10 @@ mod tests {
         let tx: serde_json::Value = serde_json::from_slice(&r.batches[0].batch.body).unwrap();
         let tx = &tx["data"][0];
         assert_eq!(tx["txn-meta-data"]["cloudfront"]["log-object"], LOG);
-        assert_eq!(tx["txn-meta-data"]["cloudfront"]["distribution-id"], "EENABLED");
+        assert_eq!(
+            tx["txn-meta-data"]["cloudfront"]["distribution-id"],
+            "EENABLED"
+        );
         assert_eq!(tx["timestamp"], "1575493351.000");
         assert!(tx["request"]["headers"]
             .as_array()
@@ -470,17 +479,31 @@ mod tests {
     #[test]
     fn malformed_records_are_counted_with_a_reason_and_never_stop_the_batch() {
         use Kind::*;
-        let kinds = [NotBase64, NotUtf8, WrongFieldCount, NoStatus, Sent, UnknownHost];
+        let kinds = [
+            NotBase64,
+            NotUtf8,
+            WrongFieldCount,
+            NoStatus,
+            Sent,
+            UnknownHost,
+        ];
         let r = run(&kinds, 10, false, usize::MAX);
         let s = &r.processed.summary;
         assert_eq!((s.malformed, s.transactions, s.no_distribution), (4, 1, 1));
-        let reasons: Vec<&str> = s.malformed_samples.iter().map(|m| m.reason.as_str()).collect();
+        let reasons: Vec<&str> = s
+            .malformed_samples
+            .iter()
+            .map(|m| m.reason.as_str())
+            .collect();
         assert!(reasons[0].contains("base64"), "{reasons:?}");
         assert!(reasons[1].contains("UTF-8"), "{reasons:?}");
         assert!(reasons[2].contains("3 tab-separated values") && reasons[2].contains("lists 9"));
         assert!(reasons[3].contains("sc-status"), "{reasons:?}");
         assert_eq!(
-            s.malformed_samples.iter().map(|m| m.line).collect::<Vec<_>>(),
+            s.malformed_samples
+                .iter()
+                .map(|m| m.line)
+                .collect::<Vec<_>>(),
             [1, 2, 3, 4]
         );
         assert_eq!(r.processed.unhandled_from, None);
@@ -495,7 +518,10 @@ mod tests {
         assert_eq!(r.processed.unhandled_from, Some(0));
         assert!(r.batches.is_empty());
         let error = r.processed.error.unwrap().to_string();
-        assert!(error.contains("record 100") && error.contains("throttled"), "{error}");
+        assert!(
+            error.contains("record 100") && error.contains("throttled"),
+            "{error}"
+        );
     }
 
     #[test]
