@@ -24,6 +24,10 @@ ${CF_SOURCE_PREFIX}<ID>, legacy logging only when it points at our bucket,
 restoring the setting recorded in the tag ${CF_ORIGINAL_LOGGING_TAG}) and
 sets an existing ${CF_TAG_KEY} tag to false (a distribution without the tag
 gets none). Our delivery destination is deleted once no delivery uses it.
+Our real-time log configuration (Terraform's output realtime_log_config_arn)
+is detached from every cache behavior that carries it; a configuration that
+enable --realtime --take-over replaced (recorded in the tag
+${CF_ORIGINAL_REALTIME_TAG}) is put back.
 Logging set up by anyone else is left alone.
 
   --distribution ID   distribution to disable (repeatable; default: all, after confirmation)
@@ -31,6 +35,8 @@ Logging set up by anyone else is left alone.
                       applies to all distributions. Whether the bucket is ours comes from
                       Terraform's output log_bucket_created: a bucket we did not create is
                       emptied only under the log prefix; unknown -> refused
+  --realtime-config-arn ARN
+                      our real-time log configuration, when Terraform's output no longer has it
   --env FILE          .env file (default: <repo>/.env; only tf_auto_approve is used)
   --yes               don't ask: confirm every question and terraform destroy -auto-approve
                       (tf_auto_approve=true in .env auto-approves Terraform only)
@@ -93,7 +99,7 @@ empty_bucket() {
 }
 
 main() {
-  local env_file="${ROOT}/.env" destroy=false yes=false
+  local env_file="${ROOT}/.env" destroy=false yes=false rt_arn=""
   local -a dists=()
   while (($# > 0)); do
     case "$1" in
@@ -103,6 +109,11 @@ main() {
           "use the Id column of aws cloudfront list-distributions"
         dists+=("$2"); shift 2 ;;
       --destroy) destroy=true; shift ;;
+      --realtime-config-arn)
+        [[ $# -ge 2 && "$2" =~ ${CF_REALTIME_ARN_RE} ]] ||
+          die "arguments" "--realtime-config-arn needs a real-time log configuration ARN (arn:aws:cloudfront::<account>:realtime-log-config/<name>)" \
+            "use Terraform's output realtime_log_config_arn"
+        rt_arn="$2"; shift 2 ;;
       --env) [[ $# -ge 2 ]] || die "arguments" "--env needs a file" "see --help"; env_file="$2"; shift 2 ;;
       --yes) yes=true; shift ;;
       --dry-run) DRY_RUN=true; shift ;;
@@ -148,6 +159,7 @@ main() {
   # Whether the bucket is ours comes from Terraform, never from .env: checked
   # before anything changes.
   bucket_created="$(tf_output log_bucket_created)"
+  [[ -n "${rt_arn}" ]] || rt_arn="$(tf_output realtime_log_config_arn)"
   if [[ "${destroy}" == "true" && "${bucket_created}" != "true" && "${bucket_created}" != "false" ]]; then
     die "check bucket ownership" "Terraform's outputs don't say whether ${bucket} was created by this deployment (no log_bucket_created output); refusing to empty it; nothing changed" \
       "run terraform -chdir=terraform apply once with this version (it adds the output), or empty the bucket yourself and run terraform -chdir=terraform destroy"
@@ -173,8 +185,10 @@ main() {
   local id arn
   for id in "${dists[@]}"; do
     arn="arn:${PARTITION}:cloudfront::${ACCOUNT_ID}:distribution/${id}"
+    [[ -z "${rt_arn}" ]] || cf_detach_realtime "${id}" "${arn}" "${rt_arn}"
     cf_remove_v2 "${id}" "${arn}"
     cf_remove_legacy "${id}" "${arn}"
+    [[ -n "${rt_arn}" ]] || cf_warn_unknown_realtime "${id}"
     # Only a tag that is there: disable never tags a distribution that was never enabled.
     cf_set_enabled_tag "${arn}" false existing
     if [[ "${CF_TAG_RESULT}" == "tagged" ]]; then

@@ -26,11 +26,26 @@ Logging set up by anyone else is never deleted or overwritten: logging v2
 adds our delivery beside theirs; legacy logging to another bucket is left
 alone unless --take-over (its setting is recorded and disable restores it).
 
+With --realtime (Terraform applied with realtime_logs = true), the
+distributions are forwarded from CloudFront real-time logs instead: our
+real-time log configuration is attached to the default and every other cache
+behavior, then our standard logging of a distribution whose every behavior
+now carries ours is removed (no request is forwarded twice). A behavior with
+its own real-time configuration is left alone unless --take-over. Running
+enable again without --realtime switches back: standard logging first, then
+our real-time configuration is detached.
+
   --distribution ID      distribution to enable (repeatable; default: all, after confirmation)
   --output-format FMT    v2 output format: w3c (default) or json
   --legacy               use legacy standard logging (Logging in the distribution config)
   --take-over            legacy: replace legacy logging that goes to another bucket
-                         (recorded in the tag ${CF_ORIGINAL_LOGGING_TAG}, restored by disable)
+                         (recorded in the tag ${CF_ORIGINAL_LOGGING_TAG}, restored by disable);
+                         --realtime: replace a behavior's own real-time configuration
+                         (recorded in the tag ${CF_ORIGINAL_REALTIME_TAG}, restored by disable)
+  --realtime             forward from real-time logs (Kinesis) instead of standard logs
+  --realtime-config-arn ARN
+                         the real-time log configuration to attach (implies --realtime;
+                         default: Terraform's output realtime_log_config_arn)
   --replace              recreate our delivery destination when its output format differs
   --skip-terraform       don't regenerate tfvars or run terraform init/apply
   --env FILE             .env file (default: <repo>/.env)
@@ -228,7 +243,7 @@ check_legacy_in_v2_mode() {
 
 main() {
   local env_file="${ROOT}/.env" output_format="w3c" legacy=false replace=false take_over=false
-  local skip_tf=false yes=false
+  local skip_tf=false yes=false realtime=false rt_arn=""
   local -a dists=()
   while (($# > 0)); do
     case "$1" in
@@ -244,6 +259,12 @@ main() {
       --legacy) legacy=true; shift ;;
       --replace) replace=true; shift ;;
       --take-over) take_over=true; shift ;;
+      --realtime) realtime=true; shift ;;
+      --realtime-config-arn)
+        [[ $# -ge 2 && "$2" =~ ${CF_REALTIME_ARN_RE} ]] ||
+          die "arguments" "--realtime-config-arn needs a real-time log configuration ARN (arn:aws:cloudfront::<account>:realtime-log-config/<name>)" \
+            "use Terraform's output realtime_log_config_arn"
+        realtime=true; rt_arn="$2"; shift 2 ;;
       --skip-terraform) skip_tf=true; shift ;;
       --env) [[ $# -ge 2 ]] || die "arguments" "--env needs a file" "see --help"; env_file="$2"; shift 2 ;;
       --yes) yes=true; shift ;;
@@ -252,6 +273,11 @@ main() {
       *) usage >&2; die "arguments" "unknown argument: $1" "see --help" ;;
     esac
   done
+
+  if [[ "${realtime}" == "true" && "${legacy}" == "true" ]]; then
+    die "arguments" "--realtime and --legacy exclude each other (real-time logs replace standard logging)" \
+      "choose one"
+  fi
 
   require_cmds aws jq terraform
   cd "${ROOT}"
@@ -306,9 +332,25 @@ main() {
     die "read terraform outputs" "log_bucket_name, account_id or delivery_destination_resource_arn is missing" \
       "make sure terraform/ is up to date and applied"
   fi
-  if [[ "$(tf_output legacy_logging)" == "true" && "${legacy}" != "true" ]]; then
+  if [[ "$(tf_output legacy_logging)" == "true" && "${legacy}" != "true" && "${realtime}" != "true" ]]; then
     info "Terraform was applied with legacy_logging=true: using legacy logging"
     legacy=true
+  fi
+  # Our real-time log configuration: attached with --realtime; without it,
+  # detached after standard logging is in place (switching back).
+  [[ -n "${rt_arn}" ]] || rt_arn="$(tf_output realtime_log_config_arn)"
+  if [[ "${realtime}" == "true" && -z "${rt_arn}" ]]; then
+    if [[ "${DRY_RUN}" != "true" ]]; then
+      die "read terraform outputs" "Terraform's output realtime_log_config_arn is empty: the deployment has no real-time log configuration" \
+        "put realtime_logs = true in terraform/realtime.auto.tfvars and re-run (see docs/deploy.md), or pass --realtime-config-arn ARN"
+    fi
+    warn "no real-time log configuration yet (realtime_logs not applied); using a placeholder for the dry run"
+    rt_arn="arn:${PARTITION}:cloudfront::${ACCOUNT_ID}:realtime-log-config/<realtime_log_config>"
+  fi
+  local rate
+  rate="$(tf_output realtime_sampling_rate)"
+  if [[ "${realtime}" == "true" && -n "${rate}" && "${rate}" != "100" ]]; then
+    warn "the real-time log configuration samples ${rate}% of requests: the other requests of the distributions forwarded in real time never reach the bridge (set realtime_sampling_rate = 100 to forward every request)"
   fi
 
   # 3. Distributions.
@@ -323,7 +365,9 @@ main() {
     fi
     info "Distributions in this account:"
     cf_describe_distributions "${dists[@]}"
-    if [[ "${DRY_RUN}" != "true" ]] && ! confirm "Send the standard logs of these ${#dists[@]} distribution(s) to ${bucket}?"; then
+    local question="Send the standard logs of these ${#dists[@]} distribution(s) to ${bucket}?"
+    [[ "${realtime}" != "true" ]] || question="Forward these ${#dists[@]} distribution(s) from real-time logs (attach ${rt_arn##*/} to every cache behavior)?"
+    if [[ "${DRY_RUN}" != "true" ]] && ! confirm "${question}"; then
       die "confirm distributions" "not confirmed; nothing changed in CloudFront" \
         "answer y, pass --yes (tf_auto_approve does not answer this), or choose distributions with --distribution ID"
     fi
@@ -331,15 +375,29 @@ main() {
 
   local id arn mode="v2 (${output_format})"
   [[ "${legacy}" == "true" ]] && mode="legacy"
-  info "Enabling ${#dists[@]} distribution(s), logging ${mode}, bucket ${bucket}, prefix ${LOG_PREFIX}"
+  if [[ "${realtime}" == "true" ]]; then
+    info "Enabling ${#dists[@]} distribution(s), real-time logs, configuration ${rt_arn##*/}"
+  else
+    info "Enabling ${#dists[@]} distribution(s), logging ${mode}, bucket ${bucket}, prefix ${LOG_PREFIX}"
+  fi
   cf_refresh_logs_state
   DEST_ARN="arn:${PARTITION}:logs:${CF_LOGS_REGION}:${ACCOUNT_ID}:delivery-destination:$(cf_destination_name "${bucket}")"
-  if [[ "${legacy}" != "true" ]]; then
+  if [[ "${legacy}" != "true" && "${realtime}" != "true" ]]; then
     ensure_destination "$(cf_destination_name "${bucket}")" "${output_format}" "${resource_arn}" "${replace}"
   fi
   for id in "${dists[@]}"; do
     arn="arn:${PARTITION}:cloudfront::${ACCOUNT_ID}:distribution/${id}"
-    if [[ "${legacy}" == "true" ]]; then
+    if [[ "${realtime}" == "true" ]]; then
+      cf_attach_realtime "${id}" "${arn}" "${rt_arn}" "${take_over}" || continue
+      if [[ "${CF_REALTIME_FULL}" == "true" ]]; then
+        # Every request now reaches the stream: our standard logging would
+        # forward each one a second time.
+        cf_remove_v2 "${id}" "${arn}"
+        cf_remove_legacy "${id}" "${arn}"
+      else
+        info "distribution ${id}: not every cache behavior carries our real-time configuration, so our standard logging (if any) is kept"
+      fi
+    elif [[ "${legacy}" == "true" ]]; then
       enable_legacy "${id}" "${arn}" "${take_over}" || continue
       remove_our_v2 "${id}" "${arn}"
     else
@@ -349,6 +407,11 @@ main() {
         info "distribution ${id}: switching from legacy logging to logging v2"
         cf_remove_legacy "${id}" "${arn}"
       fi
+    fi
+    if [[ "${realtime}" != "true" && -n "${rt_arn}" ]]; then
+      # Standard logging is in place: detach our real-time configuration, if
+      # attached (switching back from --realtime).
+      cf_detach_realtime "${id}" "${arn}" "${rt_arn}"
     fi
     cf_set_enabled_tag "${arn}" true
     if [[ "${CF_TAG_RESULT}" == "tagged" ]]; then
@@ -362,6 +425,9 @@ main() {
   # 4. Summary.
   if ((${#SKIPPED[@]} > 0)); then
     warn "left untouched (logging configured elsewhere, see the warnings above): ${SKIPPED[*]}"
+  fi
+  if ((${#CF_REALTIME_SKIPPED[@]} > 0)); then
+    warn "cache behaviors with their own real-time configuration left alone (see the warnings above) in: ${CF_REALTIME_SKIPPED[*]}"
   fi
   if [[ "${DRY_RUN}" == "true" ]]; then
     info "Dry run: ${CHANGES} change(s) would be made; nothing was changed."

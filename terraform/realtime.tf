@@ -133,7 +133,9 @@ resource "aws_cloudfront_realtime_log_config" "realtime" {
 }
 
 # The function reads this stream only (the event source mapping polls with
-# the function's role).
+# the function's role): what Lambda needs for a standard (shared-throughput)
+# Kinesis consumer. Not granted: kinesis:ListStreams (the mapping names the
+# stream by ARN) and kinesis:SubscribeToShard (enhanced fan-out only).
 data "aws_iam_policy_document" "lambda_realtime" {
   count = local.realtime_count
 
@@ -142,6 +144,18 @@ data "aws_iam_policy_document" "lambda_realtime" {
     effect    = "Allow"
     actions   = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"]
     resources = [aws_kinesis_stream.realtime[0].arn]
+  }
+
+  # A real-time record names its distribution only by domain (cs-host) when
+  # the configuration has no primary-distribution-id field: the function then
+  # finds the distribution with that DomainName in ListDistributions (cached
+  # like the tag). IAM has no resource-level permission for ListDistributions,
+  # so the resource is "*"; it returns distribution summaries, no logs or secrets.
+  statement {
+    sid       = "FindDistributionByDomain"
+    effect    = "Allow"
+    actions   = ["cloudfront:ListDistributions"]
+    resources = ["*"]
   }
 
   dynamic "statement" {
@@ -224,6 +238,11 @@ resource "aws_cloudwatch_metric_alarm" "realtime_iterator_age" {
 output "realtime_log_config_arn" {
   description = "ARN of the CloudFront real-time log configuration (attach it with enable_aws_cf_integration.sh --realtime), or null without realtime_logs."
   value       = one(aws_cloudfront_realtime_log_config.realtime[*].arn)
+}
+
+output "realtime_sampling_rate" {
+  description = "Percent of requests the real-time log configuration logs (enable_aws_cf_integration.sh --realtime warns below 100), or null without realtime_logs."
+  value       = var.realtime_logs ? var.realtime_sampling_rate : null
 }
 
 output "realtime_stream_name" {

@@ -616,3 +616,118 @@ fn check_reports_each_failure_as_what_it_is() {
     );
     drop(runtime);
 }
+
+/// Real-time lines (every field) of distribution E2EXAMPLE1, in a temporary file.
+fn realtime_file(records: u64) -> (tempfile::TempDir, std::path::PathBuf) {
+    let fields = cf_passive::core::realtime::REALTIME_FIELDS;
+    let options = cf_loggen::Options {
+        distribution_id: "E2EXAMPLE1".into(),
+        ..cf_loggen::Options::default()
+    };
+    let mut generator = cf_loggen::RealtimeGenerator::new(5, options, fields).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("realtime.log");
+    let mut file = std::fs::File::create(&path).unwrap();
+    generator.write_records(&mut file, records).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn process_realtime_needs_the_field_order_and_names_the_variable() {
+    let (_dir, path) = realtime_file(3);
+    for args in [
+        vec!["process", "--realtime", "--dry-run"],
+        vec!["process", "--realtime"],
+    ] {
+        let output = command().args(&args).arg(&path).output().unwrap();
+        let (stdout, stderr) = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("cequence_realtime_fields"), "{stderr}");
+        assert!(stdout.is_empty());
+    }
+    let output = command()
+        .args(["process", "--realtime", "--dry-run"])
+        .arg(&path)
+        .env("cequence_realtime_fields", "timestamp,c-ip,no-such-field")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cequence_realtime_fields") && stderr.contains("no-such-field"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn process_realtime_sends_what_its_dry_run_prints() {
+    let (_dir, path) = realtime_file(40);
+    let fields = cf_passive::core::realtime::REALTIME_FIELDS.join(",");
+    let dry = command()
+        .args(["process", "--realtime", "--dry-run", "--stream", "s1"])
+        .arg(&path)
+        .env("cequence_realtime_fields", &fields)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&dry);
+    assert!(dry.status.success(), "{stderr}");
+    let mut printed: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(printed.len() > 20, "{} transactions", printed.len());
+    for t in &printed {
+        cf_passive_testkit::schema::assert_valid_transaction(t);
+        assert_eq!(
+            t["txn-meta-data"]["cloudfront"]["log-object"],
+            format!(
+                "kinesis://s1/{}",
+                path.to_string_lossy().trim_start_matches('/')
+            )
+        );
+    }
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let oauth_config = OAuthConfig::default();
+    let (oauth, bridge) = runtime.block_on(async {
+        (
+            OAuthTestServer::start(OAuthConfig::default())
+                .await
+                .unwrap(),
+            BridgeReceiver::start(BridgeConfig::default())
+                .await
+                .unwrap(),
+        )
+    });
+    let output = command()
+        .args(["process", "--realtime", "--stream", "s1"])
+        .arg(&path)
+        .env("cequence_realtime_fields", &fields)
+        .env("cequence_client_id", &oauth_config.client_id)
+        .env("cequence_client_secret", &oauth_config.client_secret)
+        .env("cequence_auth_endpoint", oauth.token_url())
+        .env("cequence_edge_endpoint", bridge.url())
+        .env("cequence_allow_insecure_endpoints", "true")
+        .env("cequence_batch_size", "7")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let mut received: Vec<serde_json::Value> = bridge
+        .transactions()
+        .into_iter()
+        .map(|r| r.transaction)
+        .collect();
+    let key = |t: &serde_json::Value| t["transaction-id"].as_str().unwrap().to_string();
+    printed.sort_by_key(key);
+    received.sort_by_key(key);
+    assert_eq!(received, printed);
+    assert!(
+        stderr.contains(&format!(
+            "✅ Successfully sent {} transactions for CF Distribution E2EXAMPLE1",
+            printed.len()
+        )),
+        "{stderr}"
+    );
+    drop(runtime);
+}

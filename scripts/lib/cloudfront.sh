@@ -246,3 +246,189 @@ cf_remove_legacy() {
     changed
   fi
 }
+
+# Real-time logs. A cache behavior holds at most one real-time log
+# configuration (RealtimeLogConfigArn in DefaultCacheBehavior and in each
+# CacheBehaviors item). Ours is the configuration Terraform made; a behavior
+# whose ARN is ours was attached by enable --realtime, so that ARN is the
+# record of what to detach (robust to behaviors being added, removed or
+# reordered). Only a configuration we replaced (--take-over) needs a record:
+# the tag below holds base64 of {"<configuration name>": ["<path pattern>",
+# ...]} ("" = the default behavior); disable puts those back and removes it.
+readonly CF_ORIGINAL_REALTIME_TAG="cequence-original-realtime"
+# shellcheck disable=SC2034  # used by the enable and disable scripts
+readonly CF_REALTIME_ARN_RE='^arn:aws[a-z-]*:cloudfront::[0-9]{12}:realtime-log-config/[A-Za-z0-9_-]{1,128}$'
+CF_REALTIME_SKIPPED=()
+CF_REALTIME_FULL=false
+
+#######################################
+# Each cache behavior of CF_DIST_CONFIG with its real-time configuration,
+# as compact JSON lines {"p": "<path pattern>" or "" (default), "a": "<arn>" or ""}.
+#######################################
+cf_realtime_behaviors() {
+  jq -c '.DistributionConfig
+    | ([{p: "", a: (.DefaultCacheBehavior.RealtimeLogConfigArn // "")}]
+       + [(.CacheBehaviors.Items // [])[] | {p: .PathPattern, a: (.RealtimeLogConfigArn // "")}])[]' \
+    <<<"${CF_DIST_CONFIG}"
+}
+
+# A behavior's name for messages.
+cf_behavior_label() { if [[ -z "$1" ]]; then printf '(default)'; else printf '%s' "$1"; fi; }
+
+#######################################
+# Set the real-time configuration of some cache behaviors, guarded by the
+# ETag of CF_DIST_CONFIG (read just before): a distribution changed meanwhile
+# makes CloudFront refuse (PreconditionFailed) and nothing is overwritten.
+# Arguments: id, JSON object {"<path pattern>" or "": "<arn>" or "" (= none)},
+# the fix to suggest if CloudFront refuses.
+#######################################
+cf_put_realtime() {
+  local id="$1" changes="$2" fix="$3" tmp="${WORKDIR}/dist-rt-$1.json"
+  jq --argjson m "${changes}" '
+    def setrt($a): if $a == "" then del(.RealtimeLogConfigArn) else .RealtimeLogConfigArn = $a end;
+    .DistributionConfig
+    | if $m | has("") then .DefaultCacheBehavior |= setrt($m[""]) else . end
+    | if .CacheBehaviors.Items then
+        .CacheBehaviors.Items |= map(if (.PathPattern as $p | $m | has($p)) then setrt($m[.PathPattern]) else . end)
+      else . end' <<<"${CF_DIST_CONFIG}" >"${tmp}"
+  aws_rw cloudfront update-distribution --id "${id}" \
+    --if-match "$(jq -r .ETag <<<"${CF_DIST_CONFIG}")" \
+    --distribution-config "file://${tmp}" ||
+    die "update distribution ${id}" "aws cloudfront update-distribution failed; nothing was overwritten" \
+      "if the distribution changed meanwhile (PreconditionFailed), re-run; ${fix}"
+  changed
+}
+
+#######################################
+# Attach our real-time log configuration to the default and every other
+# cache behavior of a distribution. A behavior with someone else's
+# configuration is left alone and reported, unless TAKE_OVER: then its
+# configuration's name is recorded first (tag cequence-original-realtime)
+# so disable can put it back. Sets CF_REALTIME_FULL=true when afterwards
+# every behavior carries ours. Returns 1 when none does.
+# Arguments: id, distribution ARN, our configuration ARN, take_over.
+#######################################
+cf_attach_realtime() {
+  local id="$1" arn="$2" ours="$3" take_over="$4" line p a
+  local changes='{}' taken='{}' attached=() foreign=() have=0 total=0
+  CF_REALTIME_FULL=false
+  cf_get_distribution_config "${id}"
+  while IFS= read -r line; do
+    [[ -n "${line}" ]] || continue
+    p="$(jq -r .p <<<"${line}")"
+    a="$(jq -r .a <<<"${line}")"
+    total=$((total + 1))
+    if [[ "${a}" == "${ours}" ]]; then
+      have=$((have + 1))
+    elif [[ -z "${a}" ]]; then
+      changes="$(jq -c --arg p "${p}" --arg a "${ours}" '.[$p] = $a' <<<"${changes}")"
+      attached+=("$(cf_behavior_label "${p}")")
+    elif [[ "${take_over}" == "true" ]]; then
+      changes="$(jq -c --arg p "${p}" --arg a "${ours}" '.[$p] = $a' <<<"${changes}")"
+      taken="$(jq -c --arg p "${p}" --arg n "${a##*/}" '.[$n] += [$p]' <<<"${taken}")"
+      attached+=("$(cf_behavior_label "${p}")")
+    else
+      foreign+=("$(cf_behavior_label "${p}") (${a##*/})")
+    fi
+  done < <(cf_realtime_behaviors)
+
+  if ((${#foreign[@]} > 0)); then
+    warn "distribution ${id}: cache behavior(s) with their own real-time log configuration left alone: ${foreign[*]} (their requests are not forwarded in real time; re-run with --take-over to attach ours in their place: the configuration is recorded and disable puts it back)"
+    CF_REALTIME_SKIPPED+=("${id}")
+  fi
+  if [[ "${taken}" != '{}' ]]; then
+    local encoded recorded merged
+    cf_read_tags "${arn}"
+    recorded="$(cf_tag_value "${CF_ORIGINAL_REALTIME_TAG}")"
+    merged="${taken}"
+    if [[ -n "${recorded}" ]]; then
+      # Keep what an earlier take-over recorded; add the behaviors taken now.
+      merged="$(printf '%s' "${recorded}" | base64 -d 2>/dev/null | jq -c --argjson t "${taken}" \
+        'reduce ($t | to_entries[]) as $e (.; .[$e.key] = ((.[$e.key] // []) + $e.value | unique))' 2>/dev/null)" ||
+        die "record real-time configuration of ${id}" "tag ${CF_ORIGINAL_REALTIME_TAG} does not hold a record; nothing changed" \
+          "remove the tag ${CF_ORIGINAL_REALTIME_TAG} from the distribution, then re-run"
+    fi
+    encoded="$(printf '%s' "${merged}" | base64 | tr -d '\n')"
+    ((${#encoded} <= 256)) ||
+      die "record real-time configuration of ${id}" "the configurations to replace are too long to record in a tag (${#encoded} > 256 characters); nothing changed" \
+        "attach ours to fewer behaviors by hand, or forward this distribution from its standard logs (enable without --realtime)"
+    cf_tag "${arn}" "${CF_ORIGINAL_REALTIME_TAG}" "${encoded}"
+    changed
+    info "distribution ${id}: the real-time configuration(s) to replace recorded in tag ${CF_ORIGINAL_REALTIME_TAG}"
+  fi
+  if ((${#attached[@]} == 0)); then
+    if ((have > 0)); then
+      info "distribution ${id}: real-time log configuration ${ours##*/} unchanged (${have} of ${total} cache behavior(s))"
+    fi
+  else
+    cf_put_realtime "${id}" "${changes}" "check cloudfront:UpdateDistribution (and iam:PassRole on the configuration's role) in the deployer policy"
+    have=$((have + ${#attached[@]}))
+    info "distribution ${id}: real-time log configuration ${ours##*/} attached to: ${attached[*]}"
+  fi
+  ((have == total)) && CF_REALTIME_FULL=true
+  ((have > 0))
+}
+
+#######################################
+# Detach our real-time log configuration from every cache behavior that
+# still carries it; a behavior whose configuration we replaced (recorded in
+# the tag cequence-original-realtime) gets that one back. Any other
+# configuration is left alone. The record tag is removed afterwards.
+# Arguments: id, distribution ARN, our configuration ARN.
+#######################################
+cf_detach_realtime() {
+  local id="$1" arn="$2" ours="$3" line p a recorded record='{}' original
+  local changes='{}' detached=() restored=() others=()
+  cf_get_distribution_config "${id}"
+  cf_read_tags "${arn}"
+  recorded="$(cf_tag_value "${CF_ORIGINAL_REALTIME_TAG}")"
+  if [[ -n "${recorded}" ]]; then
+    record="$(printf '%s' "${recorded}" | base64 -d 2>/dev/null | jq -c 'select(type == "object")' 2>/dev/null)" || record=""
+    [[ -n "${record}" ]] ||
+      die "restore real-time configuration of ${id}" "tag ${CF_ORIGINAL_REALTIME_TAG} does not hold a record; nothing changed" \
+        "set the behaviors' real-time configuration by hand, then remove the tag ${CF_ORIGINAL_REALTIME_TAG}"
+  fi
+  while IFS= read -r line; do
+    [[ -n "${line}" ]] || continue
+    p="$(jq -r .p <<<"${line}")"
+    a="$(jq -r .a <<<"${line}")"
+    if [[ "${a}" == "${ours}" ]]; then
+      original="$(jq -r --arg p "${p}" '[to_entries[] | select(.value | index($p)) | .key][0] // empty' <<<"${record}")"
+      if [[ -n "${original}" ]]; then
+        changes="$(jq -c --arg p "${p}" --arg a "${ours%/*}/${original}" '.[$p] = $a' <<<"${changes}")"
+        restored+=("$(cf_behavior_label "${p}") (${original})")
+      else
+        changes="$(jq -c --arg p "${p}" '.[$p] = ""' <<<"${changes}")"
+        detached+=("$(cf_behavior_label "${p}")")
+      fi
+    elif [[ -n "${a}" ]]; then
+      others+=("$(cf_behavior_label "${p}") (${a##*/})")
+    fi
+  done < <(cf_realtime_behaviors)
+  if [[ "${changes}" != '{}' ]]; then
+    cf_put_realtime "${id}" "${changes}" "check cloudfront:UpdateDistribution in the deployer policy"
+    ((${#detached[@]} == 0)) || info "distribution ${id}: real-time log configuration ${ours##*/} detached from: ${detached[*]}"
+    ((${#restored[@]} == 0)) || info "distribution ${id}: real-time log configuration put back as before enable: ${restored[*]}"
+  fi
+  ((${#others[@]} == 0)) || info "distribution ${id}: real-time log configuration(s) not made by us left alone: ${others[*]}"
+  if [[ -n "${recorded}" ]]; then
+    cf_untag "${arn}" "${CF_ORIGINAL_REALTIME_TAG}"
+    changed
+  fi
+}
+
+#######################################
+# When our configuration's ARN is unknown (no Terraform output, no
+# --realtime-config-arn): name any configuration of this project's naming
+# still attached to CF_DIST_CONFIG's behaviors, so it is not forgotten (it
+# keeps CloudFront writing, and Terraform cannot delete it while attached).
+# Argument: id.
+#######################################
+cf_warn_unknown_realtime() {
+  local id="$1" found
+  found="$(cf_realtime_behaviors | jq -r --arg n ":realtime-log-config/${CF_NAME_PREFIX}-realtime-" \
+    'select(.a | contains($n)) | .a' | sort -u)"
+  if [[ -n "${found}" ]]; then
+    warn "distribution ${id}: carries the real-time log configuration ${found//$'\n'/, }, which looks like this project's, but Terraform's output realtime_log_config_arn is empty; left attached (re-run with --realtime-config-arn ${found%%$'\n'*} to detach it)"
+  fi
+}

@@ -250,7 +250,12 @@ PY
   jq -e '[.Statement[] | select(.Action | if type == "array" then index("iam:PassRole") else . == "iam:PassRole" end)
           | .Condition.StringEquals["iam:PassedToService"] == "lambda.amazonaws.com"] | (length > 0 and all)' "${POLICY}"
   jq -e '[.Statement[] | select(.Action | if type == "array" then (index("cloudfront:TagResource") or index("cloudfront:UntagResource")) else false end)
-          | .Condition["ForAllValues:StringEquals"]["aws:TagKeys"] == ["cequence-enabled", "cequence-original-logging"]] | (length > 0 and all)' "${POLICY}"
+          | .Condition["ForAllValues:StringEquals"]["aws:TagKeys"] == ["cequence-enabled", "cequence-original-logging", "cequence-original-realtime"]] | (length > 0 and all)' "${POLICY}"
+  # ... and those are exactly the tag keys the scripts write (readonly CF_*TAG* constants).
+  keys="$(sed -nE 's/^readonly CF_[A-Z_]*TAG[A-Z_]*="([^"]+)"$/\1/p' "${SCRIPTS_DIR}"/lib/*.sh | sort | jq -R . | jq -cs .)"
+  [ "$(jq -r '.|length' <<<"${keys}")" -eq 3 ]
+  jq -e --argjson k "${keys}" '[.Statement[] | select(.Action | if type == "array" then index("cloudfront:TagResource") else false end)
+          | .Condition["ForAllValues:StringEquals"]["aws:TagKeys"] | sort] == [$k]' "${POLICY}"
   # Sources, put or deleted, only ours; deliveries only to our destination.
   jq -e '[.Statement[] | select(.Action | if type == "array" then (index("logs:PutDeliverySource") or index("logs:DeleteDeliverySource")) else false end)
           | .Resource | if type == "array" then .[] else . end | select(test(":delivery-source:"))] == ["arn:aws:logs:us-east-1:*:delivery-source:CequenceCloudFront-*"]' "${POLICY}"

@@ -188,12 +188,23 @@ def test_cloudfront_role_may_write_this_stream_only(cfg):
 
 def test_function_may_read_this_stream_only(cfg):
     doc = cfg.data["aws_iam_policy_document"]["lambda_realtime"]
-    assert len(doc["statement"]) == 1
+    assert len(doc["statement"]) == 2
     read = statement_by_sid(doc["statement"], "ReadRealtimeLogStream")
+    # A standard Kinesis consumer: no ListStreams (the mapping names the
+    # stream by ARN), no SubscribeToShard (enhanced fan-out only), no writes.
     assert sorted(read["actions"]) == sorted([
         "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
         "kinesis:GetShardIterator", "kinesis:ListShards"])
     assert read["resources"] == [STREAM_ARN]
+    # The cs-host lookup (contract section 8): ListDistributions has no
+    # resource-level permission, so "*" -- and nothing else on that statement.
+    lookup = statement_by_sid(doc["statement"], "FindDistributionByDomain")
+    assert lookup["actions"] == ["cloudfront:ListDistributions"]
+    assert lookup["resources"] == ["*"]
+    assert lookup.get("effect", "Allow") == "Allow" and "condition" not in lookup
+    # The tag read (cequence-enabled) is the standard path's statement, already there.
+    tags = statement_by_sid(cfg.policy_document("lambda"), "ReadDistributionTags")
+    assert tags["actions"] == ["cloudfront:ListTagsForResource"]
     [kms] = _dynamic_statements(doc)
     assert kms["actions"] == ["kms:Decrypt"] and kms["resources"] == ["${statement.value}"]
     policy = cfg.resource("aws_iam_role_policy", "lambda_realtime")
@@ -201,12 +212,67 @@ def test_function_may_read_this_stream_only(cfg):
     assert policy["policy"] == "${data.aws_iam_policy_document.lambda_realtime[0].json}"
 
 
+# Statements whose resource must be "*" (IAM offers no resource-level
+# permission for their only action).
+STAR_RESOURCE_STATEMENTS = {("lambda_realtime", "FindDistributionByDomain"): ["cloudfront:ListDistributions"]}
+
+
 def test_no_wildcards_in_realtime_policies(cfg):
     for name in ["realtime_cloudfront", "lambda_realtime", "realtime_cloudfront_assume_role"]:
         doc = cfg.data["aws_iam_policy_document"][name]
         for statement in doc["statement"] + _dynamic_statements(doc):
             assert all("*" not in action for action in statement["actions"]), name
-            assert "*" not in statement.get("resources", []), name
+            star_actions = STAR_RESOURCE_STATEMENTS.get((name, statement.get("sid")))
+            if star_actions is not None:
+                assert statement["actions"] == star_actions, name
+                continue
+            assert all("*" not in resource for resource in statement.get("resources", [])), name
+
+
+def test_boundary_allows_the_realtime_roles_and_nothing_realtime_beyond_them():
+    """The boundary holds what the function and CloudFront's role do with the
+    stream, and ListDistributions for the cs-host lookup -- with Resource "*"
+    only where IAM leaves no choice."""
+    import json
+
+    boundary = json.loads((ROOT / "policies" / "cequence-cf-passive-boundary-policy.json").read_text())
+    by_sid = {statement["Sid"]: statement for statement in boundary["Statement"]}
+    lookup = by_sid["FindDistributionByDomain"]
+    assert lookup["Action"] == "cloudfront:ListDistributions" and lookup["Resource"] == "*"
+    stream = by_sid["RealtimeLogStream"]
+    assert stream["Resource"] == "arn:aws:kinesis:*:*:stream/cequence-cf-passive-*"
+    assert set(stream["Action"]) == {
+        "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+        "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:PutRecord", "kinesis:PutRecords"}
+    for statement in boundary["Statement"]:
+        if statement["Resource"] == "*":
+            assert statement["Sid"] in ("FindDistributionByDomain", "WriteXRayTraces"), statement["Sid"]
+
+
+def test_realtime_names_match_the_deployer_policy(cfg):
+    """The deployer policy grants the real-time resources by name: the stream
+    and the log configuration cequence-cf-passive-*, the role
+    cequence_cf_passive_realtime_role-*, the dashboard cequence-cf-passive-*."""
+    import json
+
+    policy = json.loads((ROOT / "policies" / "cequence-tf-iam-cf-passive-realtime-policy.json").read_text())
+    resources = {statement["Sid"]: statement["Resource"] for statement in policy["Statement"]}
+    assert resources["KinesisRealtimeStream"] == "arn:aws:kinesis:*:*:stream/cequence-cf-passive-*"
+    assert resources["CloudFrontRealtimeLogConfig"] == "arn:aws:cloudfront::*:realtime-log-config/cequence-cf-passive-*"
+    assert resources["IamRealtimeRoleManage"] == "arn:aws:iam::*:role/cequence_cf_passive_realtime_role-*"
+    assert resources["CloudWatchDashboard"] == "arn:aws:cloudwatch::*:dashboard/cequence-cf-passive-*"
+    assert cfg.variables["name_prefix"]["default"] == "cequence-cf-passive"
+    assert cfg.locals["realtime_role_name"] == '${replace(var.name_prefix, "-", "_")}_realtime_role-${local.suffix}'
+    assert cfg.resource("aws_cloudfront_realtime_log_config", "realtime")["name"] == "${local.realtime_name}"
+    assert cfg.resource("aws_iam_role", "realtime_cloudfront")["permissions_boundary"] == "${local.permissions_boundary_arn}"
+    assert cfg.resource("aws_cloudwatch_metric_alarm", "realtime_iterator_age")["alarm_name"].startswith(
+        "${var.name_prefix}-")
+
+
+def test_function_gets_the_field_list_only_with_realtime_logs(cfg):
+    assert cfg.locals["lambda_environment_all"]["cequence_realtime_fields"] == "${local.realtime_fields_env}"
+    # Empty without realtime_logs, so lambda_environment drops it.
+    assert cfg.locals["realtime_fields_env"].endswith(': ""}')
 
 
 # ---------------------------------------------------------------------------
@@ -237,6 +303,17 @@ def test_event_source_mapping_reports_partial_failures_and_is_bounded(cfg):
     assert precondition["condition"] == "${var.realtime_max_record_age_s <= var.realtime_retention_hours * 3600}"
 
 
+def test_default_record_age_fits_the_default_retention(cfg):
+    """With the defaults, Lambda gives up on a batch (and describes it to the
+    failure queue) while the stream still holds it, so replay --from-dlq can
+    read it back."""
+    age = cfg.variables["realtime_max_record_age_s"]["default"]
+    retention_s = cfg.variables["realtime_retention_hours"]["default"] * 3600
+    assert 0 < age < retention_s
+    assert cfg.variables["realtime_stream_mode"]["default"] == "ON_DEMAND"
+    assert cfg.variables["realtime_sampling_rate"]["default"] == 100
+
+
 def test_iterator_age_alarm(cfg):
     alarm = cfg.resource("aws_cloudwatch_metric_alarm", "realtime_iterator_age")
     assert alarm["namespace"] == "AWS/Lambda"
@@ -249,12 +326,23 @@ def test_iterator_age_alarm(cfg):
     assert alarm["alarm_actions"] == "${local.alarm_actions}"
 
 
+def test_every_output_the_scripts_read_exists(cfg):
+    """enable/disable read Terraform outputs by name (tf_output NAME): a
+    renamed output would silently read as empty."""
+    used = set()
+    for script in [*(ROOT / "scripts").glob("*.sh"), *(ROOT / "scripts" / "lib").glob("*.sh")]:
+        used |= set(re.findall(r"\$\(tf_output ([a-z_]+)\)", script.read_text(encoding="utf-8")))
+    assert "realtime_log_config_arn" in used
+    assert used <= set(cfg.outputs), used - set(cfg.outputs)
+
+
 def test_realtime_outputs(cfg):
-    for name in ["realtime_log_config_arn", "realtime_stream_name", "realtime_stream_arn", "realtime_fields",
-                 "dashboard_name"]:
+    for name in ["realtime_log_config_arn", "realtime_sampling_rate", "realtime_stream_name", "realtime_stream_arn",
+                 "realtime_fields", "dashboard_name"]:
         assert cfg.outputs[name].get("description"), name
     assert cfg.outputs["realtime_log_config_arn"]["value"] == "${one(aws_cloudfront_realtime_log_config.realtime[*].arn)}"
     assert cfg.outputs["realtime_fields"]["value"] == "${local.realtime_fields_env}"
+    assert cfg.outputs["realtime_sampling_rate"]["value"] == "${var.realtime_logs ? var.realtime_sampling_rate : null}"
 
 
 # ---------------------------------------------------------------------------

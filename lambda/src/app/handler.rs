@@ -115,3 +115,31 @@ pub fn invocation_result(
         "parked_batches": outcomes.iter().map(|o| o.parked.len()).sum::<usize>(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(retry_from: Option<&str>) -> ShardOutcome {
+        ShardOutcome {
+            log_object: "kinesis://s/shardId-000000000000".into(),
+            retry_from: retry_from.map(str::to_string),
+            transactions: 0,
+            parked: Vec::new(),
+            message: None,
+            summary: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_kinesis_answer_names_each_shard_to_retry_and_is_empty_when_all_was_handled() {
+        assert_eq!(
+            batch_response(&[outcome(None)]).to_value(),
+            json!({"batchItemFailures": []})
+        );
+        assert_eq!(
+            batch_response(&[outcome(Some("42")), outcome(None), outcome(Some("7"))]).to_value(),
+            json!({"batchItemFailures": [{"itemIdentifier": "42"}, {"itemIdentifier": "7"}]})
+        );
+    }
+}

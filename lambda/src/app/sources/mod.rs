@@ -40,3 +40,30 @@ pub fn recognise(event: &Value) -> Result<Input, SourceError> {
     }
     Ok(Input::Objects(s3::parse_event(event)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kinesis_events_are_routed_first_and_others_as_before() {
+        let kinesis = json!({"Records": [{
+            "eventSource": "aws:kinesis",
+            "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/s",
+            "eventID": "shardId-000000000000:1",
+            "kinesis": {"sequenceNumber": "1", "data": "YQ=="}
+        }]});
+        match recognise(&kinesis).unwrap() {
+            Input::Records(shards) => {
+                assert_eq!(shards.len(), 1);
+                assert_eq!(shards[0].records[0].data.as_deref(), Some(&b"a"[..]));
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = json!({"Records": [{"eventSource": "aws:kinesis", "kinesis": {}}]});
+        assert!(matches!(recognise(&bad), Err(SourceError::Kinesis(_))));
+        let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent"});
+        assert!(matches!(recognise(&test_event), Ok(Input::Objects(_))));
+    }
+}
