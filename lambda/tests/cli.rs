@@ -639,7 +639,16 @@ fn process_realtime_needs_the_field_order_and_names_the_variable() {
         vec!["process", "--realtime", "--dry-run"],
         vec!["process", "--realtime"],
     ] {
-        let output = command().args(&args).arg(&path).output().unwrap();
+        // Bridge settings that would do, so that only the field order is missing.
+        let output = command()
+            .args(&args)
+            .arg(&path)
+            .env("cequence_client_id", "id")
+            .env("cequence_client_secret", "secret")
+            .env("cequence_auth_endpoint", "https://auth.example.com/token")
+            .env("cequence_edge_endpoint", "https://bridge.example.com")
+            .output()
+            .unwrap();
         let (stdout, stderr) = text(&output);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("cequence_realtime_fields"), "{stderr}");
