@@ -12,7 +12,7 @@
 //! batch body itself. It is the hottest code of the forwarder (issue 14):
 //! strings are copied whole up to the next byte JSON must escape, numbers go
 //! through `itoa`, headers through the `base64` engine into the same buffer.
-//! `tests::the_fast_encoder_matches_a_serde_json_reference` keeps it equal to
+//! `reference::the_fast_encoder_matches_a_serde_json_reference` keeps it equal to
 //! a plain `serde_json` rendering of the same transaction.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
