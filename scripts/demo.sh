@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The whole pipeline on one machine, no AWS account: moto (S3 + CloudFront),
-# an OAuth token server and the bridge receiver on 127.0.0.1, and the Lambda
-# binary served by the Lambda runtime API of `cargo lambda watch`, invoked
-# with real S3 events for bundled sample logs. Prints what CloudWatch and the bridge would show; exits 0 only if the
-# bridge received exactly the transactions a dry run of the same objects
-# produces for the enabled distributions.
+# The whole pipeline on one machine, no AWS account: moto (S3, CloudFront,
+# Kinesis), an OAuth token server and the bridge receiver on 127.0.0.1, and
+# the Lambda binary served by the Lambda runtime API of `cargo lambda watch`,
+# invoked with real S3 events for bundled sample logs and with a Kinesis event
+# of real-time log lines read back from a stream. Prints what CloudWatch and
+# the bridge would show; exits 0 only if the bridge received exactly the
+# transactions a dry run of the same objects and lines produces for the
+# enabled distributions.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,6 +16,8 @@ readonly BUCKET="cequence-cf-passive-demo"
 readonly PREFIX="cloudfront-logs"
 readonly ACCOUNT="123456789012" # moto's default account
 readonly FUNCTION="cf-passive-lambda"
+readonly STREAM="cequence-cf-passive-demo-realtime"
+readonly SHARD="shardId-000000000000"
 PIDS=()
 QUIET=false
 BUILD=true
@@ -26,8 +30,9 @@ Installs what it needs (scripts/bootstrap.sh), builds the binaries, starts
 moto, oauth2-mock-server, bridge-receiver and the Lambda runtime API of
 'cargo lambda watch' on 127.0.0.1, runs the Lambda binary against it,
 uploads sample logs of every supported format, invokes the Lambda with S3
-events, prints the results and stops everything it started. Work files and
-logs go to .demo/ (git-ignored).
+events, then puts real-time log lines on a Kinesis stream, reads them back
+and invokes the Lambda with the Kinesis event; prints the results and stops
+everything it started. Work files and logs go to .demo/ (git-ignored).
 
 The build is the test suite's: 'cargo test --workspace --no-run', so the
 demo, the tests and target/debug/cf-passive-lambda share one compilation.
@@ -131,6 +136,51 @@ invoke() {
     _ --data-file "${event_file}"
 }
 
+# put_lines FILE: one Kinesis record per line of FILE (PutRecords takes 500).
+put_lines() {
+  local file="$1" part
+  split -l 500 -d "${file}" "${file}.part-"
+  for part in "${file}".part-*; do
+    jq -Rn --arg stream "${STREAM}" \
+      '{StreamName: $stream, Records: [inputs | {Data: (. + "\n"), PartitionKey: "demo"}]}' \
+      "${part}" >"${part}.json"
+    aws_cli kinesis put-records --cli-input-json "file://${part}.json" |
+      jq -e '.FailedRecordCount == 0' >/dev/null || die "PutRecords failed for ${part}"
+    rm -f "${part}" "${part}.json"
+  done
+}
+
+# read_shard OUT: every record of the shard, read back with GetRecords, as
+# the Lambda event of a Kinesis event source mapping.
+read_shard() {
+  local out="$1" arn iterator page
+  arn="$(aws_cli kinesis describe-stream-summary --stream-name "${STREAM}" |
+    jq -r .StreamDescriptionSummary.StreamARN)"
+  iterator="$(aws_cli kinesis get-shard-iterator --stream-name "${STREAM}" --shard-id "${SHARD}" \
+    --shard-iterator-type TRIM_HORIZON | jq -r .ShardIterator)"
+  : >"${out}.records"
+  while :; do
+    page="$(aws_cli kinesis get-records --shard-iterator "${iterator}" --limit 10000)"
+    jq -c '.Records[]' <<<"${page}" >>"${out}.records"
+    # moto keeps handing out iterators: an empty page means the shard is read.
+    [[ "$(jq '.Records | length' <<<"${page}")" != 0 ]] || break
+    iterator="$(jq -r .NextShardIterator <<<"${page}")"
+  done
+  jq -s --arg arn "${arn}" --arg shard "${SHARD}" '{Records: [.[] | {
+    kinesis: {kinesisSchemaVersion: "1.0", partitionKey: .PartitionKey, sequenceNumber: .SequenceNumber,
+      data: .Data, approximateArrivalTimestamp: .ApproximateArrivalTimestamp},
+    eventSource: "aws:kinesis", eventVersion: "1.0", eventID: ($shard + ":" + .SequenceNumber),
+    eventName: "aws:kinesis:record", invokeIdentityArn: "arn:aws:iam::123456789012:role/demo",
+    awsRegion: "us-east-1", eventSourceARN: $arn}]}' "${out}.records" >"${out}"
+  rm -f "${out}.records"
+}
+
+# canonical: transactions as sorted, key-sorted JSON lines, without the
+# log-object (a file's path in a dry run, kinesis://stream/shard under Lambda).
+canonical() {
+  jq -cS 'del(.["txn-meta-data"].cloudfront["log-object"])' | sort
+}
+
 # explain_result JSON: the Lambda's answer to one event, in words.
 explain_result() {
   jq -r '"  \(.objects) object(s) in the event: \(.transactions) transactions forwarded, " +
@@ -189,8 +239,9 @@ main() {
   export AWS_CONFIG_FILE="${DEMO}/aws-config"
   printf '[default]\ncli_follow_urlparam = false\n' >"${AWS_CONFIG_FILE}"
 
-  say "Creating the log bucket and three distributions in moto"
+  say "Creating the log bucket, three distributions and a Kinesis stream in moto"
   aws_cli s3api create-bucket --bucket "${BUCKET}" >/dev/null
+  aws_cli kinesis create-stream --stream-name "${STREAM}" --shard-count 1
   local legacy_id json_id disabled_id
   legacy_id="$(create_distribution demo-legacy true)"
   json_id="$(create_distribution demo-json true)"
@@ -198,6 +249,10 @@ main() {
   printf '  %s  cequence-enabled=true  (legacy W3C logs)\n' "${legacy_id}" >&2
   printf '  %s  cequence-enabled=true  (v2 JSON logs, Hive path)\n' "${json_id}" >&2
   printf '  %s  cequence-enabled=false (v2 W3C logs: must not be forwarded)\n' "${disabled_id}" >&2
+  printf '  %s (one shard) for real-time logs\n' "${STREAM}" >&2
+  # Every field CloudFront can write; the function gets the same list.
+  local realtime_fields
+  realtime_fields="$(target/debug/cf-loggen --print-realtime-fields --realtime-fields all)"
 
   say "Uploading sample logs"
   UPLOADED_KEYS=()
@@ -228,7 +283,7 @@ main() {
     cequence_auth_endpoint="http://127.0.0.1:${oauth_port}/token" \
     cequence_edge_endpoint="http://127.0.0.1:${bridge_port}" \
     cequence_allow_insecure_endpoints=true cequence_log_level=info cequence_log_format=text \
-    cequence_batch_size=500 \
+    cequence_batch_size=500 cequence_realtime_fields="${realtime_fields}" \
     target/debug/cf-passive-lambda
   jq -n '{Service: "Amazon S3", Event: "s3:TestEvent", Time: "2024-02-01T00:00:00.000Z",
     Bucket: "cequence-cf-passive-demo", RequestId: "DEMO", HostId: "DEMO"}' >"${DEMO}/test-event.json"
@@ -250,6 +305,27 @@ main() {
   printf '  one SQS message wrapping an S3 event (the generated 20,000-record log):\n' >&2
   explain_result "$(invoke "${DEMO}/event-sqs.json")"
 
+  say "Real-time logs: lines put on the Kinesis stream, read back, one Kinesis event"
+  local rt="${DEMO}/realtime" answer
+  mkdir -p "${rt}"
+  target/debug/cf-loggen --seed 7 --realtime-fields all --records 400 \
+    --distribution-id "${legacy_id}" --out "${rt}/enabled.log"
+  printf 'not a real-time log line\n' >>"${rt}/enabled.log" # malformed: counted, skipped
+  target/debug/cf-loggen --seed 8 --realtime-fields all --records 40 \
+    --distribution-id "${disabled_id}" --out "${rt}/disabled.log"
+  put_lines "${rt}/enabled.log"
+  put_lines "${rt}/disabled.log"
+  printf '  %s lines for %s (one malformed), %s for %s (disabled), %s fields each\n' \
+    "$(wc -l <"${rt}/enabled.log")" "${legacy_id}" "$(wc -l <"${rt}/disabled.log")" "${disabled_id}" \
+    "$(tr ',' '\n' <<<"${realtime_fields}" | wc -l)" >&2
+  read_shard "${DEMO}/event-kinesis.json"
+  printf '  read back with GetRecords: a Kinesis event of %s records\n' \
+    "$(jq '.Records | length' "${DEMO}/event-kinesis.json")" >&2
+  answer="$(invoke "${DEMO}/event-kinesis.json")"
+  printf '  the answer (ReportBatchItemFailures): %s\n' "$(jq -c . <<<"${answer}")" >&2
+  jq -e '.batchItemFailures == []' <<<"${answer}" >/dev/null ||
+    die "FAILED: the Lambda asked Kinesis to retry records: ${answer}"
+
   say "What CloudWatch shows"
   grep -E 'Successfully sent|summary|not tagged|WARN|ERROR' "${DEMO}/lambda.log" |
     sed -E 's/^.*(INFO|WARN|ERROR|DEBUG) /\1 /' | if [[ "${QUIET}" == true ]]; then head -n 20; else cat; fi >&2
@@ -261,6 +337,10 @@ main() {
     "$(jq -r '.["idempotency-key"]' "${DEMO}/received.ndjson" | sort -u | wc -l)" >&2
   printf '  a sample v2 transaction (the receiver validated every body against docs/schema/batch.v2.json):\n' >&2
   head -n1 "${DEMO}/received.ndjson" | jq '.transaction' | sed 's/^/    /' >&2
+  printf '  a sample real-time transaction, its request headers (from cs-headers) decoded:\n' >&2
+  jq -n 'first(inputs | select(.transaction["txn-meta-data"].cloudfront["log-object"] | startswith("kinesis://"))) |
+    .transaction | .request.headers |= map(capture("^(?<name>[^:]*):(?<value>.*)$") | "\(.name): \(.value | @base64d)")' \
+    "${DEMO}/received.ndjson" | sed 's/^/    /' >&2
 
   say "Checking against a dry run of the same objects"
   : >"${DEMO}/expected.ids"
@@ -269,7 +349,8 @@ main() {
       "${UPLOADED_FILES[i]}" 2>/dev/null | jq -r '.["transaction-id"]' >>"${DEMO}/expected.ids"
   done
   sort -u -o "${DEMO}/expected.ids" "${DEMO}/expected.ids"
-  jq -r '.transaction["transaction-id"]' "${DEMO}/received.ndjson" | sort -u >"${DEMO}/received.ids"
+  jq -r '.transaction | select(.["txn-meta-data"].cloudfront["log-object"] | startswith("s3://")) |
+    .["transaction-id"]' "${DEMO}/received.ndjson" | sort -u >"${DEMO}/received.ids"
   local expected received
   expected="$(wc -l <"${DEMO}/expected.ids")"
   received="$(wc -l <"${DEMO}/received.ids")"
@@ -290,7 +371,25 @@ main() {
       "${DEMO}/received.ndjson" >/dev/null; then
     die "FAILED: records of the disabled distribution ${disabled_id} reached the bridge"
   fi
-  printf '\nPASSED: all %s expected transactions arrived; nothing from the disabled distribution.\n' "${expected}"
+
+  say "Checking the real-time transactions against process --realtime --dry-run of the same lines"
+  AWS_LAMBDA_FUNCTION_NAME="${FUNCTION}" cequence_realtime_fields="${realtime_fields}" \
+    target/debug/cf-passive-lambda process --realtime --dry-run "${rt}/enabled.log" 2>"${rt}/dry-run.log" |
+    canonical >"${rt}/expected.ndjson"
+  jq -c '.transaction | select(.["txn-meta-data"].cloudfront["log-object"] | startswith("kinesis://"))' \
+    "${DEMO}/received.ndjson" | canonical >"${rt}/received.ndjson"
+  local rt_expected rt_received
+  rt_expected="$(wc -l <"${rt}/expected.ndjson")"
+  rt_received="$(wc -l <"${rt}/received.ndjson")"
+  ((rt_expected > 0)) || die "FAILED: the dry run of ${rt}/enabled.log gave no transaction (see ${rt}/dry-run.log)"
+  if ! cmp -s "${rt}/expected.ndjson" "${rt}/received.ndjson"; then
+    diff "${rt}/expected.ndjson" "${rt}/received.ndjson" | cut -c1-300 | head -n 6 >&2 || true
+    die "FAILED: the bridge received ${rt_received} real-time transactions, not the ${rt_expected} of the dry run"
+  fi
+  printf '  %s real-time transactions, identical to the dry run (static assets, the malformed line and %s not sent)\n' \
+    "${rt_received}" "${disabled_id}" >&2
+  printf '\nPASSED: all %s expected transactions arrived (%s from real-time logs); nothing from the disabled distribution.\n' \
+    "$((expected + rt_received))" "${rt_received}"
 }
 
 main "$@"

@@ -71,7 +71,7 @@ fn process_help() -> String {
 
 fn replay_help() -> String {
     format!(
-        "{}\nThe command line does not retry by itself: when an object fails, fix the cause\nand run replay again (re-sent batches carry the same Idempotency-Key).\nExit status: 0 all replayed, 1 something was not, 2 a configuration or argument error.",
+        "{}\nThe command line does not retry by itself: when an object fails, fix the cause\nand run replay again (re-sent batches carry the same Idempotency-Key).\nReal-time batches on the queue name their records' sequence range: they are read\nback from the stream while Kinesis holds them; records that expired are reported\nas LOST, the run fails and the message stays (--drop-expired deletes it).\nExit status: 0 all replayed, 1 something was not, 2 a configuration or argument error.",
         settings_help(&[LOGGING, PIPELINE, BRIDGE, SENDING, S3], true)
     )
 }
@@ -134,13 +134,18 @@ pub enum Command {
     #[command(after_help = replay_help())]
     Replay {
         /// Drain the failure queue (default: cequence_failure_queue_url): Lambda's failed
-        /// events are replayed, parked batches sent exactly; a message is deleted only
-        /// once what it names was delivered.
+        /// events are replayed, parked batches sent exactly, real-time batches read back
+        /// from their Kinesis stream; a message is deleted only once what it names was
+        /// delivered.
         #[arg(long, value_name = "QUEUE_URL", num_args = 0..=1, default_missing_value = "")]
         from_dlq: Option<String>,
         /// Send objects from their first batch, ignoring their checkpoint tag.
         #[arg(long)]
         from_start: bool,
+        /// With --from-dlq: delete a message whose real-time records have expired from
+        /// the stream, after reporting them as lost (kept by default).
+        #[arg(long, requires = "from_dlq")]
+        drop_expired: bool,
         /// Objects to reprocess, as s3://bucket/key.
         #[arg(value_name = "S3_URL", required_unless_present = "from_dlq")]
         objects: Vec<String>,
@@ -551,6 +556,7 @@ mod tests {
         let command = Command::Replay {
             from_dlq: Some("my-queue".into()),
             from_start: false,
+            drop_expired: false,
             objects: vec!["s3://b/k".into(), "not-an-s3-url".into()],
         };
         let problems = argument_problems(&command);

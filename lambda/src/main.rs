@@ -109,6 +109,7 @@ fn main() -> ExitCode {
         Command::Replay {
             from_dlq,
             from_start,
+            drop_expired,
             objects,
         } => {
             let Some(config) = load(Needs::Bridge) else {
@@ -119,6 +120,7 @@ fn main() -> ExitCode {
                 &objects,
                 from_dlq.as_deref(),
                 from_start,
+                drop_expired,
             ))
         }
         Command::Invoke { event } => {

@@ -11,6 +11,7 @@ fn replay(args: &[&str]) -> (Option<String>, bool, Vec<String>) {
             from_dlq,
             from_start,
             objects,
+            ..
         } => (from_dlq, from_start, objects),
         other => panic!("{other:?}"),
     }
@@ -34,5 +35,23 @@ fn from_dlq_takes_an_optional_queue_url() {
     assert!(
         Cli::try_parse_from(["cf-passive-lambda", "replay"]).is_err(),
         "needs objects or --from-dlq"
+    );
+}
+
+#[test]
+fn drop_expired_goes_with_from_dlq_only() {
+    let parse = |args: &[&str]| {
+        Cli::try_parse_from([&["cf-passive-lambda", "replay"], args].concat()).map(|cli| match cli
+            .command
+        {
+            Command::Replay { drop_expired, .. } => drop_expired,
+            other => panic!("{other:?}"),
+        })
+    };
+    assert!(!parse(&["--from-dlq"]).unwrap());
+    assert!(parse(&["--from-dlq", "--drop-expired"]).unwrap());
+    assert!(
+        parse(&["--drop-expired", "s3://b/k"]).is_err(),
+        "--drop-expired only means something for the failure queue"
     );
 }

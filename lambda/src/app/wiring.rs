@@ -12,8 +12,9 @@ use tracing::{error, info, warn};
 
 use super::forward::{App, ObjectOutcome, Runner};
 use super::process::{process_files, process_realtime_files};
-use super::replay::{drain_failure_queue, replay_objects};
+use super::replay::{drain_failure_queue_with, replay_objects, DrainOptions};
 use crate::aws::domains::{CloudFrontDomains, DistributionDomains};
+use crate::aws::kinesis::{KinesisStream, StreamReader};
 use crate::aws::s3::{ObjectStore, S3Store};
 use crate::aws::secrets::{SecretReader, SecretsManager};
 use crate::aws::sqs::{FailureQueue, SqsQueue};
@@ -304,12 +305,13 @@ pub async fn process_realtime(
 /// What `process --realtime` says when the field order is not configured.
 pub const REALTIME_FIELDS_MISSING: &str = "process --realtime needs cequence_realtime_fields: the comma-separated fields of the real-time log configuration, in record order (the Terraform output or the realtime_fields variable)";
 
-/// `replay [--from-start] S3_URL... [--from-dlq [QUEUE_URL]]`.
+/// `replay [--from-start] S3_URL... [--from-dlq [QUEUE_URL] [--drop-expired]]`.
 pub async fn replay(
     config: Config,
     urls: &[String],
     from_dlq: Option<&str>,
     from_start: bool,
+    drop_expired: bool,
 ) -> ExitCode {
     // `--from-dlq` without a URL drains the configured failure queue.
     let dlq = from_dlq.map(|url| {
@@ -346,12 +348,29 @@ pub async fn replay(
     let mut failures = command_failures(&replay_objects(&app, &objects, from_start).await);
     if dlq.is_some() {
         if let Some(queue) = &app.queue {
-            let drained = drain_failure_queue(&app, queue.as_ref()).await;
+            // Real-time batches are read back from their stream (the one
+            // Kinesis client of the command; AWS_ENDPOINT_URL applies).
+            let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+            let streams: Arc<dyn StreamReader> = Arc::new(KinesisStream {
+                client: aws_sdk_kinesis::Client::new(&sdk),
+            });
+            let options = DrainOptions {
+                streams: Some(streams),
+                drop_expired,
+            };
+            let drained = drain_failure_queue_with(&app, queue.as_ref(), &options).await;
             tracing::info!(
                 deleted = drained.deleted,
                 kept = drained.kept,
+                expired = drained.expired,
                 "failure queue drained"
             );
+            if drained.expired > 0 {
+                error!(
+                    "{} message(s) named real-time records that Kinesis no longer holds: those records are lost (see LOST above)",
+                    drained.expired
+                );
+            }
             failures += drained.failures;
         }
     }

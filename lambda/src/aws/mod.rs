@@ -3,11 +3,13 @@
 //! `s3` (log objects and their checkpoint tag), `tags` (the distributions'
 //! `cequence-enabled` tag), `domains` (a real-time record's `cs-host` → its
 //! distribution), `secrets` (the client secret), `sqs` (the failure
-//! queue). Nothing here imports from `app`.
+//! queue), `kinesis` (real-time records read back for a replay). Nothing here
+//! imports from `app`.
 
 use futures_util::future::BoxFuture;
 
 pub mod domains;
+pub mod kinesis;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;

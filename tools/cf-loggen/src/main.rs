@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use cf_loggen::{
     object_key, parse_realtime_fields, Format, Generator, Hour, KinesisSource, Options,
-    RealtimeGenerator, DEFAULT_REALTIME_FIELDS,
+    RealtimeGenerator, DEFAULT_REALTIME_FIELDS, REALTIME_FIELDS,
 };
 use clap::Parser;
 use flate2::write::GzEncoder;
@@ -57,9 +57,15 @@ struct Cli {
     realtime: bool,
 
     /// Comma-separated real-time log fields, in record order (default: the fields the
-    /// Terraform configures). Implies --realtime.
+    /// Terraform configures), or `all` for every field CloudFront can write. Implies
+    /// --realtime.
     #[arg(long, value_parser = parse_field_list)]
     realtime_fields: Option<FieldList>,
+
+    /// Print the real-time field list in use (--realtime-fields or the default),
+    /// comma-separated as cequence_realtime_fields takes it, and exit.
+    #[arg(long)]
+    print_realtime_fields: bool,
 
     /// Write the real-time lines as the Lambda event of a Kinesis event source mapping
     /// (`{"Records": [...]}`, --records of them). Implies --realtime.
@@ -141,6 +147,9 @@ fn parse_share(s: &str) -> Result<f64, String> {
 struct FieldList(Vec<&'static str>);
 
 fn parse_field_list(s: &str) -> Result<FieldList, String> {
+    if s.trim() == "all" {
+        return Ok(FieldList(REALTIME_FIELDS.to_vec()));
+    }
     parse_realtime_fields(s).map(FieldList)
 }
 
@@ -254,6 +263,14 @@ fn main() -> ExitCode {
             "{}",
             object_key(&cli.distribution_id, cli.hour, cli.seed, cli.gzip)
         );
+        return ExitCode::SUCCESS;
+    }
+    if cli.print_realtime_fields {
+        let fields = match &cli.realtime_fields {
+            Some(FieldList(fields)) => fields.as_slice(),
+            None => DEFAULT_REALTIME_FIELDS,
+        };
+        println!("{}", fields.join(","));
         return ExitCode::SUCCESS;
     }
     let result = match (&cli.realtime_fields, cli.realtime) {

@@ -134,3 +134,29 @@ fn rejects_bad_arguments() {
         assert!(!out.status.success(), "{args:?}");
     }
 }
+
+#[test]
+fn prints_the_realtime_field_list_in_use() {
+    let text = |args: &[&str]| String::from_utf8(loggen(args)).unwrap();
+    assert_eq!(
+        text(&["--print-realtime-fields"]).trim_end(),
+        cf_loggen::DEFAULT_REALTIME_FIELDS.join(",")
+    );
+    assert_eq!(
+        text(&["--print-realtime-fields", "--realtime-fields", "all"]).trim_end(),
+        cf_loggen::REALTIME_FIELDS.join(",")
+    );
+    assert_eq!(
+        text(&[
+            "--print-realtime-fields",
+            "--realtime-fields",
+            "timestamp,c-ip"
+        ]),
+        "timestamp,c-ip\n"
+    );
+    // `all` writes every field: one tab-separated value per field.
+    let all = text(&["--realtime-fields", "all", "--records", "3"]);
+    for line in all.lines() {
+        assert_eq!(line.split('\t').count(), cf_loggen::REALTIME_FIELDS.len());
+    }
+}
