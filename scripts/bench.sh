@@ -23,6 +23,28 @@ readonly PRICE_ARM=0.0000133334
 readonly MIX_STATIC=0.2
 readonly MIX_COOKIES=0.3333
 
+# The real-time row: one Kinesis batch of this many records, with every real-time field
+# (CloudFront's list, in record order).
+readonly RT_RECORDS=10000
+readonly RT_FIELD_NAMES=(
+  timestamp c-ip s-ip time-to-first-byte sc-status sc-bytes cs-method cs-protocol cs-host
+  cs-uri-stem cs-bytes x-edge-location x-edge-request-id x-host-header time-taken
+  cs-protocol-version c-ip-version cs-user-agent cs-referer cs-cookie cs-uri-query
+  x-edge-response-result-type x-forwarded-for ssl-protocol ssl-cipher x-edge-result-type
+  fle-encrypted-fields fle-status sc-content-type sc-content-len sc-range-start
+  sc-range-end c-port x-edge-detailed-result-type c-country cs-accept-encoding cs-accept
+  cache-behavior-path-pattern cs-headers cs-header-names cs-headers-count
+  primary-distribution-id primary-distribution-dns-name origin-fbl origin-lbl asn
+  cmcd-encoded-bitrate cmcd-buffer-length cmcd-buffer-starvation cmcd-content-id
+  cmcd-object-duration cmcd-deadline cmcd-measured-throughput cmcd-next-object-request
+  cmcd-next-range-request cmcd-object-type cmcd-playback-rate
+  cmcd-requested-maximum-throughput cmcd-streaming-format cmcd-session-id cmcd-stream-type
+  cmcd-startup cmcd-top-bitrate cmcd-version r-host sr-reason x-edge-mqcs
+  distribution-tenant-id connection-id
+)
+RT_FIELDS="$(IFS=,; echo "${RT_FIELD_NAMES[*]}")"
+readonly RT_FIELDS
+
 SIZES="256MB"
 MIX_SIZE=""
 SEED=20240131
@@ -39,6 +61,10 @@ declare -A OBJ=() RECORDS=() RAW_BYTES=() MIX=()
 declare -A CPU=() WALL=() CPU_RATIO=() WALL_RATIO=() RSS=() ERRS=()
 # Each repetition's figures, space separated, before the median is taken.
 declare -A RUN_CPU=() RUN_WALL=() RUN_CPU_RATIO=() RUN_WALL_RATIO=() RUN_RSS=()
+# Real-time row: the event file, and its runs' "cpu rss" figures; RT_ERR when it cannot run.
+RT_EVENT=""
+RT_RUNS_CPU="" RT_RUNS_RSS="" RT_CPU="" RT_RSS="" RT_ERR=""
+RT_ROW=1
 # Environment names the binary understands (they changed with contract v2).
 COMPRESSION_NONE=() COMPRESSION_GZIP=()
 INFLATE_KNOB=0
@@ -46,7 +72,7 @@ INFLATE_KNOB=0
 usage() {
   cat <<USAGE
 Usage: scripts/bench.sh [--sizes LIST] [--mix-size SIZE] [--repeat N] [--quick]
-                        [--seed N] [--no-build] [--help]
+                        [--seed N] [--no-build] [--no-realtime] [--help]
 
 Builds the release binaries, generates (once, cached in .bench/) gzip CloudFront log
 objects with cf-loggen, and prints one markdown table per object. Each row is run right
@@ -54,7 +80,8 @@ after a \`gzip -dc\` of the same object, N times; the table shows medians:
   process --dry-run (inflate thread off, and on), process into a local bridge with
   request compression off and gzip; CPU and wall time as ratios to gzip -dc,
   CPU seconds per GB, the Lambda GB-seconds per GB, peak RSS;
-then the start-up time and the goals of issue 14 with a verdict each.
+then a real-time row (one Kinesis batch through the function's handler: CPU per
+record), the start-up time and the goals of issue 14 with a verdict each.
 
   --sizes LIST     comma-separated uncompressed sizes, generator's usual mix
                    (default ${SIZES})
@@ -63,6 +90,8 @@ then the start-up time and the goals of issue 14 with a verdict each.
   --repeat N       runs per row pair; medians are shown (default ${REPEAT})
   --quick          20MB objects, one run each: a fast check of the script itself
   --seed N         cf-loggen seed (default ${SEED})
+  --no-realtime    skip the real-time row (a Kinesis batch of ${RT_RECORDS} records through
+                   \`cf-passive-lambda invoke --event\` into the local bridge)
   --no-build       use the binaries already built
   --help           this text
 
@@ -161,6 +190,10 @@ parse_args() {
         BUILD=0
         shift
         ;;
+      --no-realtime)
+        RT_ROW=0
+        shift
+        ;;
       -h | --help)
         usage
         exit 0
@@ -239,13 +272,13 @@ prepare() {
   MIX["${name}"]="${*:-generator default: about 40% static requests, cookies from 60% of clients}"
 }
 
-# timed OUT CMD...: runs CMD (stdout to /dev/null, stderr to OUT.err) under
+# timed OUT CMD...: runs CMD (stdout to ${TIMED_STDOUT:-/dev/null}, stderr to OUT.err) under
 # /usr/bin/time; writes "wall cpu rss_mib" to OUT. Returns CMD's exit code.
 timed() {
   local out="$1" start end rc=0 wall line
   shift
   start="$(now_ns)"
-  /usr/bin/time -f '%U %S %M' -o "${out}.time" "$@" >/dev/null 2>"${out}.err" || rc=$?
+  /usr/bin/time -f '%U %S %M' -o "${out}.time" "$@" >"${TIMED_STDOUT:-/dev/null}" 2>"${out}.err" || rc=$?
   end="$(now_ns)"
   wall="$(calc "(${end} - ${start}) / 1e9")"
   # /usr/bin/time's last line is "%U %S %M" (KiB); earlier lines may be warnings.
@@ -299,6 +332,16 @@ summarise() {
       fi
     }
   done
+}
+
+# summarise_realtime: the median CPU and the highest peak RSS of the real-time runs.
+summarise_realtime() {
+  [[ -n "${RT_RUNS_CPU}" ]] || return 0
+  # shellcheck disable=SC2086 # word splitting of the space-separated runs is intended
+  {
+    RT_CPU="$(median ${RT_RUNS_CPU})"
+    RT_RSS="$(maximum ${RT_RUNS_RSS})"
+  }
 }
 
 # fail OBJECT ROW REASON: records a row that could not run.
@@ -397,6 +440,60 @@ run_row() {
         "${lambda}" process "${obj}"
       ;;
   esac
+}
+
+# prepare_realtime: generates (once, cached) the Kinesis event of the real-time row.
+prepare_realtime() {
+  local lambda="${BIN}/cf-passive-lambda" dir
+  ((RT_ROW)) || return 0
+  if [[ ! -x "${lambda}" ]] || ! "${lambda}" invoke --help >/dev/null 2>&1; then
+    RT_ERR="this cf-passive-lambda has no invoke subcommand"
+    return 0
+  fi
+  dir="${CACHE}/kinesis-seed${SEED}-${RT_RECORDS}"
+  RT_EVENT="${dir}/event.json"
+  if [[ ! -s "${RT_EVENT}" ]]; then
+    mkdir -p "${dir}"
+    log "generating the Kinesis event (${RT_RECORDS} real-time records, every field)"
+    if ! "${BIN}/cf-loggen" --seed "${SEED}" --kinesis-event --records "${RT_RECORDS}" \
+      --realtime-fields "${RT_FIELDS}" --out "${RT_EVENT}.tmp" 2>"${WORK}/rt-gen.err"; then
+      RT_ERR="cf-loggen --kinesis-event failed: $(first_line "${WORK}/rt-gen.err")"
+      return 0
+    fi
+    mv "${RT_EVENT}.tmp" "${RT_EVENT}"
+  fi
+}
+
+# run_realtime: one run of the real-time row: the event through `invoke --event`
+# (the Lambda's handler) into the local bridge.
+run_realtime() {
+  local lambda="${BIN}/cf-passive-lambda" rc=0 wall cpu rss answer
+  [[ -n "${RT_EVENT}" && -z "${RT_ERR}" ]] || return 0
+  if [[ -n "${SERVERS_ERR}" ]]; then
+    RT_ERR="${SERVERS_ERR}"
+    return 0
+  fi
+  log "real-time: ${RT_RECORDS} records through invoke --event"
+  TIMED_STDOUT="${WORK}/rt.out" timed "${WORK}/rt" env \
+    AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
+    cequence_client_id=bench cequence_client_secret=bench \
+    cequence_auth_endpoint="${TOKEN_URL}" cequence_edge_endpoint="${BRIDGE_URL}" \
+    cequence_allow_insecure_endpoints=true cequence_require_enabled_tag=false \
+    cequence_log_level=warn cequence_realtime_fields="${RT_FIELDS}" \
+    "${lambda}" invoke --event "${RT_EVENT}" || rc=$?
+  if ((rc != 0)); then
+    RT_ERR="exit ${rc}: $(first_line "${WORK}/rt.err")"
+    return 0
+  fi
+  # The handler's answer must report no failed record, or the figure means nothing.
+  answer="$(cat "${WORK}/rt.out")"
+  if [[ "${answer}" != '{"batchItemFailures":[]}' ]]; then
+    RT_ERR="the handler reported failed records: ${answer:0:160}"
+    return 0
+  fi
+  read -r wall cpu rss <"${WORK}/rt"
+  RT_RUNS_CPU+="${cpu} "
+  RT_RUNS_RSS+="${rss} "
 }
 
 # Startup: mean milliseconds of `cf-passive-lambda --version`.
@@ -525,6 +622,41 @@ print_object() {
   fi
 }
 
+# print_realtime: CPU per record of the Kinesis batch, next to the standard-log send rows.
+print_realtime() {
+  local name k
+  ((RT_ROW)) || return 0
+  printf '\n## Real-time: one Kinesis batch through the handler\n\n'
+  printf '`cf-passive-lambda invoke --event` (the Lambda'"'"'s handler, built as the Lambda builds it) on\n'
+  printf 'a Kinesis event of %s real-time records with all %s fields (`cf-loggen --kinesis-event`),\n' \
+    "${RT_RECORDS}" "${#RT_FIELD_NAMES[@]}"
+  printf 'into the local bridge; %s runs, median CPU. The standard-log rows are the send rows above,\n' "${REPEAT}"
+  printf 'per log record (static requests included, as in the real-time batch).\n\n'
+  echo '| case | records | CPU s | CPU µs per record | records per CPU-second | peak RSS MiB |'
+  echo '|---|---:|---:|---:|---:|---:|'
+  if [[ -n "${RT_CPU}" ]]; then
+    printf '| real-time: `invoke --event`, Kinesis batch → local bridge | %s | %s | %s | %s | %s |\n' \
+      "${RT_RECORDS}" "$(fmt "${RT_CPU}" "%.3f")" \
+      "$(fmt "$(calc "${RT_CPU} / ${RT_RECORDS} * 1e6")" "%.1f")" \
+      "$(fmt "$(calc "${RT_RECORDS} / (${RT_CPU} > 0 ? ${RT_CPU} : 0.001)")" "%.0f")" \
+      "$(fmt "${RT_RSS}" "%.1f")"
+  else
+    printf '| real-time: `invoke --event`, Kinesis batch → local bridge | %s | n/a | n/a | n/a | n/a |\n' "${RT_RECORDS}"
+  fi
+  for name in "${OBJECTS[@]}"; do
+    k="${name}|send none"
+    [[ -n "${CPU[${k}]:-}" ]] || continue
+    printf '| standard log %s: `process` → local bridge, compression off | %s | %s | %s | %s | %s |\n' \
+      "${name}" "${RECORDS[${name}]}" "$(fmt "${CPU[${k}]}" "%.2f")" \
+      "$(fmt "$(calc "${CPU[${k}]} / ${RECORDS[${name}]} * 1e6")" "%.1f")" \
+      "$(fmt "$(calc "${RECORDS[${name}]} / ${CPU[${k}]}")" "%.0f")" \
+      "$(fmt "${RSS[${k}]}" "%.1f")"
+  done
+  if [[ -n "${RT_ERR}" ]]; then
+    printf '\n- real-time: n/a: %s\n' "${RT_ERR}"
+  fi
+}
+
 # verdict OK: MET, MISSED, or "not measured" when OK is empty.
 verdict() {
   case "$1" in
@@ -609,6 +741,7 @@ main() {
   if [[ "${MIX_SIZE}" != 0 ]]; then
     prepare "${MIX_SIZE}-mix" "${MIX_SIZE}" --static-share "${MIX_STATIC}" --cookie-share "${MIX_COOKIES}"
   fi
+  prepare_realtime
   start_servers
   for name in "${OBJECTS[@]}"; do
     for ((i = 1; i <= REPEAT; i++)); do
@@ -617,13 +750,18 @@ main() {
       done
     done
   done
+  for ((i = 1; i <= REPEAT; i++)); do
+    run_realtime
+  done
   summarise
+  summarise_realtime
   measure_startup
 
   print_header
   for name in "${OBJECTS[@]}"; do
     print_object "${name}"
   done
+  print_realtime
   print_goals
 }
 

@@ -1,10 +1,19 @@
-//! Per-record cost of the core (parse → filter → map → encode → batch), with
-//! plain gunzip of the same bytes as the baseline in the same process:
-//! `cargo bench -p cf-passive-lambda --bench pipeline`.
+//! Per-record cost of the core, with plain gunzip of the same bytes as the
+//! baseline in the same process: `cargo bench -p cf-passive-lambda --bench pipeline`.
+//!
+//! - `parse_map_encode`: each line of text → record → transaction → contract
+//!   v2 JSON, nothing else (no reader, no filter, no batch): the per-record
+//!   cost of the code issue 14 optimises;
+//! - `pipeline_plain`: the whole core on plain text (line reader, parse,
+//!   static filter, map, encode, batch);
+//! - `pipeline_gzip`: the same from gzip.
 
 use std::io::{Cursor, Read, Write};
 
+use cf_passive::core::parse::{Line, Parser};
 use cf_passive::core::pipeline::{process_object, AllowAll, BatchingSink, Flow, PipelineOptions};
+use cf_passive::core::transaction::{map_record, required, Origin};
+use cf_passive::core::wire::Encoder;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -39,6 +48,33 @@ fn run_pipeline(bytes: &[u8]) -> u64 {
     processed.summary.transactions
 }
 
+/// Parses, maps and encodes every line into one reused buffer, as the
+/// pipeline does; returns the number of transactions and bytes written.
+fn parse_map_encode(text: &str) -> (u64, usize) {
+    let mut parser = Parser::default();
+    let mut encoder = Encoder::default();
+    let mut out = Vec::with_capacity(4096);
+    let origin = Origin {
+        log_object: "s3://bench/E27FO14I29XXXX.2024-01-31-23.bench.gz",
+        redactor: None,
+    };
+    let (mut transactions, mut bytes) = (0, 0);
+    for line in text.lines() {
+        let Line::Record(record) = parser.parse_line(line) else {
+            continue;
+        };
+        let Ok(fields) = required(&record) else {
+            continue;
+        };
+        let tx = map_record(&record, fields, "E27FO14I29XXXX", origin);
+        out.clear();
+        encoder.write_transaction(&mut out, &tx);
+        transactions += 1;
+        bytes += out.len();
+    }
+    (transactions, bytes)
+}
+
 fn per_record(c: &mut Criterion) {
     let mut group = c.benchmark_group("per_record");
     group.throughput(Throughput::Elements(RECORDS));
@@ -46,6 +82,12 @@ fn per_record(c: &mut Criterion) {
     for format in [cf_loggen::Format::Legacy, cf_loggen::Format::Json] {
         let (text, gz) = sample(format);
         let name = format.name();
+        let text_str = std::str::from_utf8(&text).unwrap();
+        group.bench_with_input(
+            BenchmarkId::new("parse_map_encode", name),
+            text_str,
+            |b, text| b.iter(|| parse_map_encode(text)),
+        );
         group.bench_with_input(BenchmarkId::new("gunzip_baseline", name), &gz, |b, gz| {
             b.iter(|| {
                 let mut out = Vec::with_capacity(text.len());

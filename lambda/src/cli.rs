@@ -50,6 +50,7 @@ const S3: &[&str] = &[
     "cequence_tag_cache_s",
     "cequence_max_concurrent_objects",
 ];
+const REALTIME: &[&str] = &["cequence_realtime_fields", "cequence_failure_queue_url"];
 const AWS_NOTE: &str = "  AWS credentials and region: the usual AWS_* variables and ~/.aws files\n      (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).\n";
 
 fn settings_help(groups: &[&[&str]], aws: bool) -> String {
@@ -72,6 +73,13 @@ fn replay_help() -> String {
     format!(
         "{}\nThe command line does not retry by itself: when an object fails, fix the cause\nand run replay again (re-sent batches carry the same Idempotency-Key).\nReal-time batches on the queue name their records' sequence range: they are read\nback from the stream while Kinesis holds them; records that expired are reported\nas LOST, the run fails and the message stays (--drop-expired deletes it).\nExit status: 0 all replayed, 1 something was not, 2 a configuration or argument error.",
         settings_help(&[LOGGING, PIPELINE, BRIDGE, SENDING, S3], true)
+    )
+}
+
+fn invoke_help() -> String {
+    format!(
+        "{}\nThe answer is the JSON the function would return to Lambda (for Kinesis, the\nbatchItemFailures); it is printed on stdout.\nExit status: 0 an answer was printed, 1 the invocation failed (the error is\nlogged), 2 a configuration or argument error.",
+        settings_help(&[LOGGING, PIPELINE, BRIDGE, SENDING, S3, REALTIME], true)
     )
 }
 
@@ -142,6 +150,14 @@ pub enum Command {
         #[arg(value_name = "S3_URL", required_unless_present = "from_dlq")]
         objects: Vec<String>,
     },
+    /// Run one Lambda invocation here: the function's handler on an event read
+    /// from a JSON file (S3, SQS, SNS or Kinesis), sending to the bridge.
+    #[command(after_help = invoke_help())]
+    Invoke {
+        /// The event, as Lambda would pass it (`{"Records":[...]}`); - reads standard input.
+        #[arg(long, value_name = "FILE")]
+        event: PathBuf,
+    },
     /// Check the configuration, then get a token and connect to the bridge; sends no transaction.
     #[command(after_help = check_help())]
     Check {
@@ -178,6 +194,13 @@ pub fn argument_problems(command: &Command) -> Vec<String> {
                 vec!["- (standard input) can be given only once".to_string()]
             } else {
                 Vec::new()
+            }
+        }
+        Command::Invoke { event } => {
+            if is_stdin(event) || event.is_file() {
+                Vec::new()
+            } else {
+                vec![format!("--event {}: no such file", event.display())]
             }
         }
         Command::Check { env_file } => env_file

@@ -123,6 +123,12 @@ fn main() -> ExitCode {
                 drop_expired,
             ))
         }
+        Command::Invoke { event } => {
+            let Some(config) = load(Needs::Bridge) else {
+                return ExitCode::from(2);
+            };
+            runtime().block_on(cf_passive::app::wiring::invoke(config, &event))
+        }
         Command::Check { env_file } => {
             let loaded = match env_file {
                 None => load(Needs::Bridge),

@@ -740,3 +740,104 @@ fn process_realtime_sends_what_its_dry_run_prints() {
     );
     drop(runtime);
 }
+
+/// `invoke --event` runs the Lambda's handler on a Kinesis event file: it
+/// answers as the function would, and the bridge receives what `process
+/// --realtime --dry-run` prints for the same records.
+#[test]
+fn invoke_runs_the_handler_on_an_event_file() {
+    use base64::Engine as _;
+    let fields = cf_passive::core::realtime::REALTIME_FIELDS;
+    let options = cf_loggen::Options {
+        distribution_id: "E2EXAMPLE1".into(),
+        ..cf_loggen::Options::default()
+    };
+    let mut generator = cf_loggen::RealtimeGenerator::new(9, options, fields).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut event = Vec::new();
+    let source = cf_loggen::KinesisSource::default();
+    generator
+        .write_kinesis_event(&mut event, 30, &source)
+        .unwrap();
+    let event_path = dir.path().join("event.json");
+    std::fs::write(&event_path, &event).unwrap();
+    // The same records as lines, for the dry run.
+    let parsed: serde_json::Value = serde_json::from_slice(&event).unwrap();
+    let mut lines = Vec::new();
+    for record in parsed["Records"].as_array().unwrap() {
+        let data = record["kinesis"]["data"].as_str().unwrap();
+        lines.extend(
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap(),
+        );
+        if lines.last() != Some(&b'\n') {
+            lines.push(b'\n');
+        }
+    }
+    let lines_path = dir.path().join("records.log");
+    std::fs::write(&lines_path, &lines).unwrap();
+    let fields = fields.join(",");
+    let dry = command()
+        .args(["process", "--realtime", "--dry-run"])
+        .arg(&lines_path)
+        .env("cequence_realtime_fields", &fields)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&dry);
+    assert!(dry.status.success(), "{stderr}");
+    let id = |t: &serde_json::Value| t["transaction-id"].as_str().unwrap().to_string();
+    let mut printed: Vec<String> = stdout
+        .lines()
+        .map(|l| id(&serde_json::from_str(l).unwrap()))
+        .collect();
+    assert!(printed.len() > 10, "{} transactions", printed.len());
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let oauth_config = OAuthConfig::default();
+    let (oauth, bridge) = runtime.block_on(async {
+        (
+            OAuthTestServer::start(OAuthConfig::default())
+                .await
+                .unwrap(),
+            BridgeReceiver::start(BridgeConfig::default())
+                .await
+                .unwrap(),
+        )
+    });
+    let output = command()
+        .args(["invoke", "--event"])
+        .arg(&event_path)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("cequence_realtime_fields", &fields)
+        .env("cequence_require_enabled_tag", "false")
+        .env("cequence_client_id", &oauth_config.client_id)
+        .env("cequence_client_secret", &oauth_config.client_secret)
+        .env("cequence_auth_endpoint", oauth.token_url())
+        .env("cequence_edge_endpoint", bridge.url())
+        .env("cequence_allow_insecure_endpoints", "true")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout.trim(), r#"{"batchItemFailures":[]}"#, "{stderr}");
+    let mut received: Vec<String> = bridge
+        .transactions()
+        .into_iter()
+        .map(|r| id(&r.transaction))
+        .collect();
+    printed.sort();
+    received.sort();
+    assert_eq!(received, printed);
+
+    let missing = command()
+        .args(["invoke", "--event"])
+        .arg(dir.path().join("nothing.json"))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&missing);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("nothing.json: no such file"), "{stderr}");
+    drop(runtime);
+}

@@ -1,7 +1,7 @@
 //! Wiring: builds the `App` once (per container or per command) from the
 //! `Config`, and runs the Lambda runtime, `process` and `replay` on it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -188,6 +188,45 @@ pub async fn run_lambda(config: Config) -> Result<(), lambda_runtime::Error> {
         }
     }))
     .await
+}
+
+/// `invoke --event FILE`: one invocation of the Lambda's handler, built as
+/// the Lambda builds it, on an event from a file; prints its answer.
+pub async fn invoke(config: Config, event_path: &Path) -> ExitCode {
+    let text = if event_path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map(|_| text)
+    } else {
+        std::fs::read_to_string(event_path)
+    };
+    let event: Value = match text
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}")))
+    {
+        Ok(event) => event,
+        Err(e) => {
+            error!("--event {}: {e}", event_path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let queue_url = config.failure_queue_url.clone();
+    let app = match build_app(&config, Runner::Lambda, Reach::S3, queue_url.as_deref()).await {
+        Ok(app) => app,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.handle(&event).await {
+        Ok(answer) => {
+            println!("{answer}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            error!("the invocation failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn exit_code(failures: usize) -> ExitCode {

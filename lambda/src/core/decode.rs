@@ -32,17 +32,23 @@ fn decode_raw(bytes: &[u8], first: usize) -> Vec<u8> {
     // Everything before the first `%` is copied as it is.
     out.extend_from_slice(&bytes[..first]);
     let mut i = first;
+    // `bytes[i]` is a `%`; the runs between escapes are copied whole.
     while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+        let hex = |at: usize| bytes.get(at).copied().and_then(hex_value);
+        match (hex(i + 1), hex(i + 2)) {
+            (Some(hi), Some(lo)) => {
                 out.push(hi << 4 | lo);
                 i += 3;
-                continue;
+            }
+            // A malformed escape is kept as written.
+            _ => {
+                out.push(b'%');
+                i += 1;
             }
         }
-        out.push(b);
-        i += 1;
+        let next = memchr::memchr(b'%', &bytes[i..]).map_or(bytes.len(), |p| i + p);
+        out.extend_from_slice(&bytes[i..next]);
+        i = next;
     }
     out
 }

@@ -4,7 +4,6 @@
 //! current field list (from `#Fields`, or configured for v2 `plain`).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use super::fields::Field;
 
@@ -166,28 +165,127 @@ fn parse_row<'a>(columns: &Columns, line: &'a str) -> Record<'a> {
 }
 
 /// A v2 JSON line: an object whose keys are field names and values strings.
+/// Keys and values are borrowed from the line unless they hold an escape.
 fn parse_json(line: &str) -> Line<'_> {
-    let object: HashMap<Cow<'_, str>, serde_json::Value> = match serde_json::from_str(line) {
-        Ok(object) => object,
-        Err(e) => return Line::Malformed(format!("invalid JSON: {e}")),
-    };
-    let mut record = Record::default();
-    for (name, value) in object {
-        let Some(field) = Field::from_name(&name) else {
-            continue;
-        };
-        let text = match value {
-            serde_json::Value::String(s) => Cow::Owned(s),
-            // v2 JSON carries every value as a string; accept plain numbers too.
-            serde_json::Value::Number(n) => Cow::Owned(n.to_string()),
-            serde_json::Value::Null => continue,
-            other => {
-                return Line::Malformed(format!("field {name} is not a string: {other}"));
-            }
-        };
-        record.set(field, text);
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let parsed = serde::Deserializer::deserialize_map(&mut deserializer, RecordVisitor)
+        .and_then(|record| deserializer.end().map(|()| record));
+    match parsed {
+        Ok(Ok(record)) => Line::Record(record),
+        Ok(Err(reason)) => Line::Malformed(reason),
+        Err(e) => Line::Malformed(format!("invalid JSON: {e}")),
     }
-    Line::Record(record)
+}
+
+/// Fills a record from a JSON object's entries, in the line's order: a
+/// later value of the same field wins, as a later duplicate key would.
+struct RecordVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RecordVisitor {
+    /// The record, or why it is malformed (a value that is not a string).
+    type Value = Result<Record<'de>, String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut record = Record::default();
+        let mut malformed = None;
+        while let Some(JsonValue::Text(name)) = map.next_key::<JsonValue<'de>>()? {
+            let value: JsonValue<'de> = map.next_value()?;
+            let Some(field) = Field::from_name(&name) else {
+                continue;
+            };
+            match value {
+                JsonValue::Text(text) => {
+                    record.slots[field as usize] = None;
+                    record.set(field, text);
+                }
+                JsonValue::Null => record.slots[field as usize] = None,
+                JsonValue::Other(other) => {
+                    malformed.get_or_insert(format!("field {name} is not a string: {other}"));
+                }
+            }
+        }
+        Ok(malformed.map_or(Ok(record), Err))
+    }
+}
+
+/// One JSON value of a v2 line. v2 JSON carries every value as a string;
+/// plain numbers are accepted too, as their JSON text.
+enum JsonValue<'a> {
+    Text(Cow<'a, str>),
+    Null,
+    Other(serde_json::Value),
+}
+
+impl<'de> serde::Deserialize<'de> for JsonValue<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonValueVisitor)
+    }
+}
+
+struct JsonValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonValueVisitor {
+    type Value = JsonValue<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(JsonValue::Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(JsonValue::Text(Cow::Owned(v.to_string())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(JsonValue::Text(Cow::Owned(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(JsonValue::Text(Cow::Owned(
+            serde_json::Number::from(v).to_string(),
+        )))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(JsonValue::Text(Cow::Owned(
+            serde_json::Number::from(v).to_string(),
+        )))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(
+            serde_json::Number::from_f64(v).map_or(JsonValue::Null, |n| {
+                JsonValue::Text(Cow::Owned(n.to_string()))
+            }),
+        )
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(JsonValue::Null)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(JsonValue::Other(serde_json::Value::Bool(v)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let value =
+            serde::Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(JsonValue::Other(value))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let value =
+            serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(JsonValue::Other(value))
+    }
 }
 
 #[cfg(test)]
@@ -272,6 +370,38 @@ mod tests {
             p.parse_line(r#"{"c-ip":["x"]}"#),
             Line::Malformed(_)
         ));
+    }
+
+    #[test]
+    fn json_values_borrow_unless_escaped_and_keep_the_old_rules() {
+        let mut p = Parser::default();
+        let line = r#"{"c-ip":"192.0.2.1","cs-uri-stem":"/a\"b\u00e9","sc-bytes":123,"time-taken":0.25,"cs(Cookie)":null,"x":[1]}"#;
+        let r = record(&mut p, line);
+        assert!(matches!(
+            r.slots[Field::ClientIp as usize],
+            Some(Cow::Borrowed(_))
+        ));
+        assert_eq!(r.get(Field::UriStem), Some("/a\"b\u{e9}"));
+        assert_eq!(r.get(Field::ScBytes), Some("123"));
+        assert_eq!(r.get(Field::TimeTaken), Some("0.25"));
+        assert_eq!(r.get(Field::Cookie), None);
+        // A later duplicate wins, also when it is absent.
+        let r = record(
+            &mut p,
+            r#"{"c-ip":"a","c-ip":"b","sc-status":"200","sc-status":"-"}"#,
+        );
+        assert_eq!(r.get(Field::ClientIp), Some("b"));
+        assert_eq!(r.get(Field::Status), None);
+        match p.parse_line(r#"{"c-ip":{"a":[true]},"sc-status":"200"}"#) {
+            Line::Malformed(reason) => {
+                assert_eq!(reason, r#"field c-ip is not a string: {"a":[true]}"#)
+            }
+            other => panic!("expected malformed, got {other:?}"),
+        }
+        match p.parse_line(r#"{"c-ip":"a"} trailing"#) {
+            Line::Malformed(reason) => assert!(reason.starts_with("invalid JSON: "), "{reason}"),
+            other => panic!("expected malformed, got {other:?}"),
+        }
     }
 
     #[test]

@@ -309,6 +309,23 @@ pub fn seconds_to_ms(seconds: &str) -> Option<f64> {
     {
         return None;
     }
+    if frac_part.len() <= 3 && int_part.len() <= 12 {
+        // The usual case (`0.002`): whole milliseconds below 1e15, which an
+        // f64 holds exactly, so integer arithmetic gives the same value as
+        // parsing the shifted text below, without building it.
+        let millis = |digits: &str| {
+            digits
+                .bytes()
+                .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'))
+        };
+        let frac_ms = millis(frac_part) * 10u64.pow(3 - frac_part.len() as u32);
+        return Some((millis(int_part) * 1000 + frac_ms) as f64);
+    }
+    shifted_ms(int_part, frac_part)
+}
+
+/// [`seconds_to_ms`] of checked digits by moving the decimal point in the text.
+fn shifted_ms(int_part: &str, frac_part: &str) -> Option<f64> {
     let (ms_frac_head, rest) = frac_part.split_at(frac_part.len().min(3));
     let shifted = format!("{int_part}{ms_frac_head:0<3}.{rest}0");
     shifted.parse::<f64>().ok().filter(|ms| ms.is_finite())

@@ -9,9 +9,11 @@
 //! The encoder writes JSON straight into a caller's byte buffer (it appends;
 //! it never clears), with no allocation of its own per transaction beyond a
 //! scratch buffer it reuses. That is what lets the batcher, later, hand it the
-//! batch body itself.
-
-use std::io::Write as _;
+//! batch body itself. It is the hottest code of the forwarder (issue 14):
+//! strings are copied whole up to the next byte JSON must escape, numbers go
+//! through `itoa`, headers through the `base64` engine into the same buffer.
+//! `reference::the_fast_encoder_matches_a_serde_json_reference` keeps it equal to
+//! a plain `serde_json` rendering of the same transaction.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -53,18 +55,68 @@ impl Default for WireOptions {
 }
 
 /// Writes transactions in the v2 wire format.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Encoder {
     options: WireOptions,
     /// Reused for values that must be assembled before base64 (`content-range`).
     scratch: Vec<u8>,
+    /// The parts that are the same in every transaction, written once here:
+    /// `"server-ip"`'s default as a JSON string, and the `txn-meta-data`
+    /// around `pool_id` (before it, and from `instance_id` to `distribution-id`).
+    default_server_ip: Vec<u8>,
+    meta_open: Vec<u8>,
+    meta_middle: Vec<u8>,
+    /// The last distribution id and log object, and their JSON strings:
+    /// they rarely change from one transaction to the next.
+    distribution: Escaped,
+    log_object: Escaped,
+}
+
+/// A value and its JSON string, kept while the value repeats.
+#[derive(Debug, Clone, Default)]
+struct Escaped {
+    text: String,
+    json: Vec<u8>,
+}
+
+impl Escaped {
+    fn write(&mut self, out: &mut Vec<u8>, text: &str) {
+        if self.text != text || self.json.is_empty() {
+            self.text.clear();
+            self.text.push_str(text);
+            self.json.clear();
+            json_text(&mut self.json, text);
+        }
+        out.extend_from_slice(&self.json);
+    }
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder::new(WireOptions::default())
+    }
 }
 
 impl Encoder {
     pub fn new(options: WireOptions) -> Encoder {
+        let mut default_server_ip = Vec::new();
+        json_text(&mut default_server_ip, &options.server_ip);
+        let mut meta_open = b",\"txn-meta-data\":{\"source_info\":{\"version\":".to_vec();
+        json_text(&mut meta_open, crate::VERSION);
+        meta_open.extend_from_slice(b",\"type\":");
+        json_text(&mut meta_open, SOURCE_TYPE);
+        meta_open.extend_from_slice(b",\"pool_id\":");
+        let mut meta_middle = b",\"instance_id\":".to_vec();
+        json_text(&mut meta_middle, &options.instance_id);
+        meta_middle.extend_from_slice(b"},\"cloudfront\":{\"distribution-id\":");
         Encoder {
             options,
             scratch: Vec::with_capacity(64),
+            default_server_ip,
+            meta_open,
+            meta_middle,
+            distribution: Escaped::default(),
+            log_object: Escaped::default(),
         }
     }
 
@@ -77,23 +129,23 @@ impl Encoder {
         out.extend_from_slice(b"{\"timestamp\":\"");
         write_epoch_ms(out, tx.epoch_ms);
         out.extend_from_slice(b"\",\"version\":");
-        json_str(out, TRANSACTION_VERSION.as_bytes());
+        json_text(out, TRANSACTION_VERSION);
         if let Some(id) = tx.transaction_id {
             out.extend_from_slice(b",\"transaction-id\":");
-            json_str(out, id.as_bytes());
+            json_text(out, id);
         }
 
         out.extend_from_slice(b",\"request\":{\"client-ip\":");
-        json_str(out, tx.client_ip.as_bytes());
+        json_text(out, tx.client_ip);
         opt_str(out, "http-scheme", tx.scheme);
         opt_str(out, "http-version", tx.http_version);
         out.extend_from_slice(b",\"http-method\":");
-        json_str(out, tx.method.as_bytes());
+        json_text(out, tx.method);
         out.extend_from_slice(b",\"uri-query-fragment\":\"");
-        json_str_contents(out, tx.path.as_bytes());
+        escape_into(out, tx.path.as_bytes());
         if let Some(query) = &tx.query {
             out.push(b'?');
-            json_str_contents(out, query.as_bytes());
+            escape_into(out, query.as_bytes());
         }
         out.push(b'"');
         if let Some(host) = &tx.request_headers.host {
@@ -101,17 +153,19 @@ impl Encoder {
             json_str(out, host);
         }
         out.extend_from_slice(b",\"connection\":{\"connection-ip\":");
-        json_str(out, tx.client_ip.as_bytes());
+        json_text(out, tx.client_ip);
         if let Some(port) = tx.client_port {
-            let _ = write!(out, ",\"connection-port\":{port}");
+            out.extend_from_slice(b",\"connection-port\":");
+            write_int(out, port);
         }
         out.extend_from_slice(b",\"server-ip\":");
-        json_str(
-            out,
-            tx.server_ip.unwrap_or(&self.options.server_ip).as_bytes(),
-        );
+        match tx.server_ip {
+            Some(ip) => json_text(out, ip),
+            None => out.extend_from_slice(&self.default_server_ip),
+        }
         if let Some(port) = tx.server_port() {
-            let _ = write!(out, ",\"server-port\":{port}");
+            out.extend_from_slice(b",\"server-port\":");
+            write_int(out, port);
         }
         out.push(b'}');
         let h = &tx.request_headers;
@@ -130,36 +184,35 @@ impl Encoder {
         out.push(b'}');
 
         out.extend_from_slice(b",\"response\":{\"status-code\":");
-        json_str(out, tx.status.as_bytes());
+        json_text(out, tx.status);
         let h = &tx.response_headers;
         let scratch = &mut self.scratch;
         let mut headers = Headers::new(out);
         headers.add("content-type", h.content_type.as_deref());
         if let Some(length) = h.content_length {
-            scratch.clear();
-            let _ = write!(scratch, "{length}");
-            headers.add("content-length", Some(scratch.as_slice()));
+            headers.add(
+                "content-length",
+                Some(itoa::Buffer::new().format(length).as_bytes()),
+            );
         }
         if let Some((start, end)) = h.range {
             scratch.clear();
-            let _ = write!(scratch, "bytes {start}-{end}/*");
+            scratch.extend_from_slice(b"bytes ");
+            write_int(scratch, start);
+            scratch.push(b'-');
+            write_int(scratch, end);
+            scratch.extend_from_slice(b"/*");
             headers.add("content-range", Some(scratch.as_slice()));
         }
         headers.finish();
         out.push(b'}');
 
-        out.extend_from_slice(b",\"txn-meta-data\":{\"source_info\":{\"version\":");
-        json_str(out, crate::VERSION.as_bytes());
-        out.extend_from_slice(b",\"type\":");
-        json_str(out, SOURCE_TYPE.as_bytes());
-        out.extend_from_slice(b",\"pool_id\":");
-        json_str(out, tx.distribution_id.as_bytes());
-        out.extend_from_slice(b",\"instance_id\":");
-        json_str(out, self.options.instance_id.as_bytes());
-        out.extend_from_slice(b"},\"cloudfront\":{\"distribution-id\":");
-        json_str(out, tx.distribution_id.as_bytes());
+        out.extend_from_slice(&self.meta_open);
+        self.distribution.write(out, tx.distribution_id);
+        out.extend_from_slice(&self.meta_middle);
+        self.distribution.write(out, tx.distribution_id);
         out.extend_from_slice(b",\"log-object\":");
-        json_str(out, tx.log_object.as_bytes());
+        self.log_object.write(out, tx.log_object);
         opt_str(out, "edge-location", tx.edge_location);
         opt_str(out, "edge-result-type", tx.edge_result_type);
         opt_str(
@@ -188,7 +241,19 @@ impl Encoder {
 /// Negative values do not occur: the mapping rejects them.
 pub fn write_epoch_ms(out: &mut Vec<u8>, epoch_ms: i64) {
     let ms = epoch_ms.max(0);
-    let _ = write!(out, "{}.{:03}", ms / 1000, ms % 1000);
+    write_int(out, ms / 1000);
+    let millis = (ms % 1000) as u16; // 0..=999
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (millis / 100) as u8,
+        b'0' + (millis / 10 % 10) as u8,
+        b'0' + (millis % 10) as u8,
+    ]);
+}
+
+/// An integer in decimal, as `Display` writes it.
+fn write_int(out: &mut Vec<u8>, value: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// A `"headers":[...]` array, written only when it has an entry.
@@ -235,14 +300,14 @@ impl<'o> Headers<'o> {
 fn opt_str(out: &mut Vec<u8>, key: &str, value: Option<&str>) {
     if let Some(value) = value {
         key_prefix(out, key);
-        json_str(out, value.as_bytes());
+        json_text(out, value);
     }
 }
 
 fn opt_int(out: &mut Vec<u8>, key: &str, value: Option<u64>) {
     if let Some(value) = value {
         key_prefix(out, key);
-        let _ = write!(out, "{value}");
+        write_int(out, value);
     }
 }
 
@@ -251,6 +316,24 @@ fn opt_int(out: &mut Vec<u8>, key: &str, value: Option<u64>) {
 fn opt_float(out: &mut Vec<u8>, key: &str, value: Option<f64>) {
     if let Some(value) = value.filter(|v| v.is_finite()) {
         key_prefix(out, key);
+        write_float(out, value);
+    }
+}
+
+/// Below this, a whole `f64` is written by `serde_json` as its digits and
+/// `.0` (`2.0`, `1234.0`); from about 1e16 on it uses an exponent.
+const WHOLE_FLOAT_LIMIT: f64 = 1e15;
+
+/// A finite `f64` exactly as `serde_json` writes it. Logged durations are
+/// whole milliseconds (CloudFront logs seconds with three decimals), which
+/// take the `itoa` path; anything else goes through `serde_json` itself.
+fn write_float(out: &mut Vec<u8>, value: f64) {
+    if value.fract() == 0.0 && value.is_sign_positive() && (0.0..WHOLE_FLOAT_LIMIT).contains(&value)
+    {
+        // Whole and below 1e15: the conversion is exact.
+        write_int(out, value as u64);
+        out.extend_from_slice(b".0");
+    } else {
         let _ = serde_json::to_writer(&mut *out, &value);
     }
 }
@@ -268,8 +351,20 @@ pub fn json_str(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
+/// A JSON string of `text`, which is UTF-8 already.
+pub fn json_text(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    escape_into(out, text.as_bytes());
+    out.push(b'"');
+}
+
 /// The inside of a JSON string (no quotes), as [`json_str`].
 pub fn json_str_contents(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Checking the whole value first is much faster than chunking valid text.
+    if std::str::from_utf8(bytes).is_ok() {
+        escape_into(out, bytes);
+        return;
+    }
     for chunk in bytes.utf8_chunks() {
         escape_into(out, chunk.valid().as_bytes());
         if !chunk.invalid().is_empty() {
@@ -279,34 +374,69 @@ pub fn json_str_contents(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Escapes valid UTF-8 for a JSON string (RFC 8259 §7): `"`, `\` and control
-/// characters; everything else is copied as is.
+/// characters; everything else is copied as is, a run at a time.
 fn escape_into(out: &mut Vec<u8>, text: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut start = 0;
-    for (i, &b) in text.iter().enumerate() {
-        let escaped: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => &[],
-            _ => continue,
-        };
-        out.extend_from_slice(&text[start..i]);
-        if escaped.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.extend_from_slice(escaped);
+    let mut rest = text;
+    while let Some(i) = first_to_escape(rest) {
+        out.extend_from_slice(&rest[..i]);
+        let b = rest[i];
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]),
         }
-        start = i + 1;
+        rest = &rest[i + 1..];
     }
-    out.extend_from_slice(&text[start..]);
+    out.extend_from_slice(rest);
 }
+
+/// Whether JSON needs `b` escaped inside a string.
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// The position of the first byte JSON must escape. Eight bytes are tested
+/// at a time (a word-wide "has a byte below 0x20 / equal to" test, exact as a
+/// yes or no), since almost every value has nothing to escape.
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let mut skipped = 0;
+    for word in bytes.chunks_exact(8) {
+        let mut array = [0u8; 8];
+        array.copy_from_slice(word);
+        let x = u64::from_ne_bytes(array);
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS != 0;
+        if below_space
+            || has_zero_byte(x ^ (ONES * u64::from(b'"')))
+            || has_zero_byte(x ^ (ONES * u64::from(b'\\')))
+        {
+            break;
+        }
+        skipped += 8;
+    }
+    bytes[skipped..]
+        .iter()
+        .position(|&b| needs_escape(b))
+        .map(|i| skipped + i)
+}
+
+#[cfg(test)]
+mod reference;
 
 #[cfg(test)]
 mod tests {

@@ -756,6 +756,17 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
+    proptest! {
+        /// The integer fast path of `seconds_to_ms` gives what moving the
+        /// decimal point in the text gives.
+        #[test]
+        fn seconds_to_ms_fast_path_equals_the_text_shift(int in "[0-9]{0,13}", frac in "[0-9]{0,4}") {
+            prop_assume!(!int.is_empty() || !frac.is_empty());
+            let text = if frac.is_empty() { int.clone() } else { format!("{int}.{frac}") };
+            prop_assert_eq!(seconds_to_ms(&text), shifted_ms(&int, &frac), "{}", text);
+        }
+    }
+
     fn has_null(v: &Value) -> bool {
         match v {
             Value::Null => true,
