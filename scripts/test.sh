@@ -114,7 +114,8 @@ rust_tests() {
   status="$(cat target/cargo-test.status)"
   local passed failed
   passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' target/cargo-test.log | awk '{s+=$4} END {print s+0}')
-  failed=$(grep -Eo '[0-9]+ failed' target/cargo-test.log | awk '{s+=$1} END {print s+0}')
+  # Only cargo's own result lines: the tests' logs may say "N failed" too.
+  failed=$(grep -E '^test result: ' target/cargo-test.log | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
   printf '\nrust: %s passed, %s failed\n' "${passed}" "${failed}" >&2
   return "${status}"
 }
