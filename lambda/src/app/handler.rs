@@ -65,7 +65,7 @@ impl App {
                 // One shard per event from an event source mapping; shards
                 // of a hand-made event are independent, each answered.
                 let mut outcomes = Vec::with_capacity(shards.len());
-                for shard in &shards {
+                for shard in shards {
                     outcomes.push(self.forward_shard_batch(shard).await);
                 }
                 Ok(batch_response(&outcomes).to_value())

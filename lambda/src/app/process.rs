@@ -147,7 +147,7 @@ pub async fn process_realtime_files(
         loop {
             match file.next_batch() {
                 Ok(Some(batch)) => {
-                    let outcome = app.forward_shard_batch(&batch).await;
+                    let outcome = app.forward_shard_batch(batch).await;
                     // Later lines wait until these are delivered, as in a shard.
                     let stop = outcome.retry_from.is_some();
                     outcomes.push(outcome);

@@ -178,7 +178,7 @@ pub async fn drain_failure_queue_with(
                 // A Kinesis event holds its records: they are sent as they are.
                 Ok(Input::Records(batches)) => {
                     let mut done = true;
-                    for batch in &batches {
+                    for batch in batches {
                         let outcome = app.forward_shard_batch(batch).await;
                         if outcome.fails_command() {
                             drained.failures += 1;
@@ -480,7 +480,7 @@ async fn replay_range(
                     })
                     .collect(),
             };
-            let outcome = app.forward_shard_batch(&batch).await;
+            let outcome = app.forward_shard_batch(batch).await;
             transactions += outcome.transactions;
             if let Some(retry_from) = &outcome.retry_from {
                 error!(

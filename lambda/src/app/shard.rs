@@ -82,7 +82,9 @@ impl App {
     /// shard batch's first record, i)` (contract §2): the same records handed
     /// over again (a Lambda retry from the same record, a replay of the same
     /// range) give the same keys.
-    pub async fn forward_shard_batch(&self, batch: &ShardBatch) -> ShardOutcome {
+    pub async fn forward_shard_batch(&self, batch: ShardBatch) -> ShardOutcome {
+        // Shared with the blocking core without copying the records' data.
+        let batch = Arc::new(batch);
         let log_object = batch.log_object();
         let Some(first_sequence) = batch.first_sequence_number().map(str::to_string) else {
             return ShardOutcome {
@@ -112,13 +114,18 @@ impl App {
         }
         let span = tracing::info_span!("shard", object = %log_object);
         let ran = self
-            .run_shard(batch, &log_object, &first_sequence)
+            .run_shard(&batch, &log_object, &first_sequence)
             .instrument(span)
             .await;
-        self.conclude_shard(batch, log_object, ran).await
+        self.conclude_shard(&batch, log_object, ran).await
     }
 
-    async fn run_shard(&self, batch: &ShardBatch, log_object: &str, first_sequence: &str) -> Ran {
+    async fn run_shard(
+        &self,
+        batch: &Arc<ShardBatch>,
+        log_object: &str,
+        first_sequence: &str,
+    ) -> Ran {
         let (batches_tx, mut batches_rx) = mpsc::channel::<RecordBatch>(1);
         let options = self.options.clone();
         let mut gate: Box<dyn DistributionGate + Send> = match &self.tags {
@@ -136,7 +143,7 @@ impl App {
                 domains: domains.clone(),
             }),
         };
-        let owned = batch.clone();
+        let owned = Arc::clone(batch);
         let object_name = log_object.to_string();
         let blocking_span = tracing::Span::current();
         let reading = tokio::task::spawn_blocking(move || {

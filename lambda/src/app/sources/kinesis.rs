@@ -129,8 +129,9 @@ pub fn parse_kinesis_event(event: &Value) -> Result<Vec<ShardBatch>, KinesisEven
             index,
             reason: reason.to_string(),
         };
-        let raw: RawRecord = serde_json::from_value(value.clone())
-            .map_err(|e| bad(&format!("unexpected shape: {e}")))?;
+        // From the borrowed value: no copy of the record's (large) data.
+        let raw =
+            RawRecord::deserialize(value).map_err(|e| bad(&format!("unexpected shape: {e}")))?;
         if raw.event_source.as_deref() != Some(KINESIS_EVENT_SOURCE) {
             return Err(KinesisEventError::NotKinesis(format!(
                 "record {index} comes from {:?}",
