@@ -50,14 +50,9 @@ fn main() -> ExitCode {
                     shard.as_deref(),
                 ));
             }
-            let options = match runtime()
-                .block_on(cf_passive::app::wiring::pipeline_options(&config, None))
-            {
+            let options = match dry_run_options(&config) {
                 Ok(options) => options,
-                Err(e) => {
-                    tracing::error!("{e}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             match cf_passive::cli::dry_run_realtime(&options, &files, &stream, shard.as_deref()) {
                 0 => ExitCode::SUCCESS,
@@ -75,14 +70,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             };
             // The dry run shows what would be sent, so it redacts too.
-            let options = match runtime()
-                .block_on(cf_passive::app::wiring::pipeline_options(&config, None))
-            {
+            let options = match dry_run_options(&config) {
                 Ok(options) => options,
-                Err(e) => {
-                    tracing::error!("{e}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             match cf_passive::cli::dry_run(&options, &files, &bucket, key.as_deref()) {
                 0 => ExitCode::SUCCESS,
@@ -189,4 +179,17 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("a tokio runtime can be built")
+}
+
+/// The pipeline options of a dry run (redaction included, since a dry run
+/// shows what would be sent), or exit code 2 after saying why not.
+fn dry_run_options(
+    config: &Config,
+) -> Result<cf_passive::core::pipeline::PipelineOptions, ExitCode> {
+    runtime()
+        .block_on(cf_passive::app::wiring::pipeline_options(config, None))
+        .map_err(|e| {
+            tracing::error!("{e}");
+            ExitCode::from(2)
+        })
 }

@@ -16,32 +16,7 @@ use aws_sdk_kinesis::primitives::Blob;
 use cf_passive::aws::kinesis::{
     KinesisStream, ReadFrom, ShardRange, StreamReadError, StreamReader,
 };
-use cf_passive_testkit::MotoServer;
-
-/// moto: shared when scripts/test.sh started one, else this test's own.
-struct Moto {
-    url: String,
-    _own: Option<MotoServer>,
-}
-
-fn moto() -> Moto {
-    match std::env::var("CF_PASSIVE_MOTO_URL") {
-        Ok(url) if !url.is_empty() => Moto { url, _own: None },
-        _ => {
-            let server = MotoServer::spawn();
-            Moto {
-                url: server.endpoint_url(),
-                _own: Some(server),
-            }
-        }
-    }
-}
-
-fn unique(name: &str) -> String {
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{name}-{}-{n}", std::process::id())
-}
+use cf_passive_testkit::procs::{moto, unique_name, Moto};
 
 struct Stream {
     _moto: Moto,
@@ -62,7 +37,7 @@ async fn stream(records: usize) -> Stream {
         .load()
         .await;
     let client = aws_sdk_kinesis::Client::new(&sdk);
-    let name = unique("realtime");
+    let name = unique_name("realtime");
     client
         .create_stream()
         .stream_name(&name)

@@ -25,34 +25,15 @@ use cf_passive::delivery::{
     AuthStyle, Compression as BodyCompression, Delivery, SecretSource, Settings,
 };
 use cf_passive::secret::SecretString;
+use cf_passive_testkit::procs::{moto, unique_name, Moto};
 use cf_passive_testkit::{
-    BridgeConfig, BridgeReceiver, MotoServer, OAuthConfig, OAuthTestServer, RunningBridge,
-    RunningOAuth,
+    BridgeConfig, BridgeReceiver, OAuthConfig, OAuthTestServer, RunningBridge, RunningOAuth,
 };
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "123456789012";
-
-/// moto: shared when scripts/test.sh started one, else this test's own.
-struct Moto {
-    url: String,
-    _own: Option<MotoServer>,
-}
-
-fn moto() -> Moto {
-    match std::env::var("CF_PASSIVE_MOTO_URL") {
-        Ok(url) if !url.is_empty() => Moto { url, _own: None },
-        _ => {
-            let server = MotoServer::spawn();
-            Moto {
-                url: server.endpoint_url(),
-                _own: Some(server),
-            }
-        }
-    }
-}
 
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
@@ -71,12 +52,6 @@ fn s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     )
 }
 
-fn unique(name: &str) -> String {
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{name}-{}-{n}", std::process::id())
-}
-
 struct Env {
     /// Held so a test's own moto lives as long as the test.
     _moto: Moto,
@@ -89,7 +64,7 @@ struct Env {
 async fn env(faults: &str) -> Env {
     let moto = moto();
     let sdk = sdk(&moto.url).await;
-    let bucket = unique("logs");
+    let bucket = unique_name("logs");
     s3(&sdk)
         .create_bucket()
         .bucket(&bucket)
@@ -171,7 +146,7 @@ impl Env {
         let client = aws_sdk_sqs::Client::new(&self.sdk);
         let url = client
             .create_queue()
-            .queue_name(unique("failures"))
+            .queue_name(unique_name("failures"))
             .send()
             .await
             .expect("create queue")
@@ -498,9 +473,9 @@ async fn distribution(
 async fn only_distributions_tagged_enabled_are_forwarded() {
     let env = env("").await;
     let cloudfront = aws_sdk_cloudfront::Client::new(&env.sdk);
-    let enabled = distribution(&cloudfront, &unique("enabled"), Some("true")).await;
-    let disabled = distribution(&cloudfront, &unique("disabled"), Some("false")).await;
-    let untagged = distribution(&cloudfront, &unique("untagged"), None).await;
+    let enabled = distribution(&cloudfront, &unique_name("enabled"), Some("true")).await;
+    let disabled = distribution(&cloudfront, &unique_name("disabled"), Some("false")).await;
+    let untagged = distribution(&cloudfront, &unique_name("untagged"), None).await;
     let text = legacy_fixture();
     let mut records = Vec::new();
     for id in [&enabled, &disabled, &untagged] {

@@ -17,34 +17,15 @@ use aws_sdk_kinesis::config::{Credentials, Region};
 use aws_sdk_kinesis::primitives::Blob;
 use base64::Engine as _;
 use cf_passive::app::sources::kinesis::idempotency_key;
+use cf_passive_testkit::procs::{moto, unique_name, Moto};
 use cf_passive_testkit::{
     procs::{repo_root, ChildServer},
-    BridgeConfig, BridgeReceiver, MotoServer, OAuthConfig, OAuthTestServer, RunningBridge,
-    RunningOAuth,
+    BridgeConfig, BridgeReceiver, OAuthConfig, OAuthTestServer, RunningBridge, RunningOAuth,
 };
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "123456789012";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-/// moto: shared when scripts/test.sh started one, else this test's own.
-struct Moto {
-    url: String,
-    _own: Option<MotoServer>,
-}
-
-fn moto() -> Moto {
-    match std::env::var("CF_PASSIVE_MOTO_URL") {
-        Ok(url) if !url.is_empty() => Moto { url, _own: None },
-        _ => {
-            let server = MotoServer::spawn();
-            Moto {
-                url: server.endpoint_url(),
-                _own: Some(server),
-            }
-        }
-    }
-}
 
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
@@ -53,12 +34,6 @@ async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .load()
         .await
-}
-
-fn unique(name: &str) -> String {
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{name}-{}-{n}", std::process::id())
 }
 
 /// Every real-time field, in record order (the function's own list).
@@ -502,9 +477,9 @@ fn transaction_id(t: &Value) -> String {
 async fn a_kinesis_batch_under_the_lambda_emulator_is_sent_as_a_dry_run_shows_it() {
     let env = env().await;
     let kinesis = aws_sdk_kinesis::Client::new(&env.sdk);
-    let (enabled, enabled_domain) = env.distribution(&unique("on"), Some("true")).await;
-    let (disabled, _) = env.distribution(&unique("off"), Some("false")).await;
-    let name = unique("realtime");
+    let (enabled, enabled_domain) = env.distribution(&unique_name("on"), Some("true")).await;
+    let (disabled, _) = env.distribution(&unique_name("off"), Some("false")).await;
+    let name = unique_name("realtime");
     let (arn, shard) = stream(&kinesis, &name).await;
 
     let (mut lines, headers) = generated_lines(7, 40, &enabled);
@@ -634,8 +609,8 @@ async fn a_kinesis_batch_under_the_lambda_emulator_is_sent_as_a_dry_run_shows_it
 async fn a_batch_not_delivered_is_retried_from_its_first_record_and_nothing_before_it() {
     let env = env().await;
     let kinesis = aws_sdk_kinesis::Client::new(&env.sdk);
-    let (enabled, _) = env.distribution(&unique("on"), Some("true")).await;
-    let name = unique("realtime");
+    let (enabled, _) = env.distribution(&unique_name("on"), Some("true")).await;
+    let name = unique_name("realtime");
     let (arn, shard) = stream(&kinesis, &name).await;
     let (lines, _) = generated_lines(11, 50, &enabled);
     put_lines(&kinesis, &name, &lines).await;
@@ -738,15 +713,15 @@ async fn a_refused_batch_is_parked_as_the_records_it_came_from_and_the_rest_goes
     let sqs = aws_sdk_sqs::Client::new(&env.sdk);
     let queue_url = sqs
         .create_queue()
-        .queue_name(unique("failures"))
+        .queue_name(unique_name("failures"))
         .send()
         .await
         .unwrap()
         .queue_url()
         .unwrap()
         .to_string();
-    let (enabled, _) = env.distribution(&unique("on"), Some("true")).await;
-    let name = unique("realtime");
+    let (enabled, _) = env.distribution(&unique_name("on"), Some("true")).await;
+    let name = unique_name("realtime");
     let (arn, shard) = stream(&kinesis, &name).await;
     let (lines, _) = generated_lines(23, 30, &enabled);
     put_lines(&kinesis, &name, &lines).await;

@@ -11,39 +11,14 @@ use std::process::{Command, Output};
 use aws_config::BehaviorVersion;
 use aws_sdk_kinesis::config::{Credentials, Region};
 use aws_sdk_kinesis::primitives::Blob;
+use cf_passive_testkit::procs::{moto, unique_name, Moto};
 use cf_passive_testkit::{
-    BridgeConfig, BridgeReceiver, MotoServer, OAuthConfig, OAuthTestServer, RunningBridge,
-    RunningOAuth,
+    BridgeConfig, BridgeReceiver, OAuthConfig, OAuthTestServer, RunningBridge, RunningOAuth,
 };
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cf-passive-lambda");
 const DISTRIBUTION: &str = "E27FO14I29XXXX";
-
-/// moto: shared when scripts/test.sh started one, else this test's own.
-struct Moto {
-    url: String,
-    _own: Option<MotoServer>,
-}
-
-fn moto() -> Moto {
-    match std::env::var("CF_PASSIVE_MOTO_URL") {
-        Ok(url) if !url.is_empty() => Moto { url, _own: None },
-        _ => {
-            let server = MotoServer::spawn();
-            Moto {
-                url: server.endpoint_url(),
-                _own: Some(server),
-            }
-        }
-    }
-}
-
-fn unique(name: &str) -> String {
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{name}-{}-{n}", std::process::id())
-}
 
 fn fields() -> String {
     cf_loggen::DEFAULT_REALTIME_FIELDS.join(",")
@@ -90,7 +65,7 @@ fn world(n: usize) -> World {
             .await;
         let kinesis = aws_sdk_kinesis::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let name = unique("realtime");
+        let name = unique_name("realtime");
         kinesis
             .create_stream()
             .stream_name(&name)
@@ -119,7 +94,7 @@ fn world(n: usize) -> World {
             .to_string();
         let queue_url = sqs
             .create_queue()
-            .queue_name(unique("failures"))
+            .queue_name(unique_name("failures"))
             .send()
             .await
             .unwrap()
@@ -254,7 +229,7 @@ impl World {
 
     /// Transaction ids a dry run of these lines gives.
     fn dry_run_ids(&self, lines: &[String]) -> BTreeSet<String> {
-        let path = self.dir.path().join(unique("lines"));
+        let path = self.dir.path().join(unique_name("lines"));
         std::fs::write(&path, lines.join("\n") + "\n").unwrap();
         let out = self
             .command()

@@ -121,7 +121,7 @@ struct Streamed {
 }
 
 /// Runs the enabled-tag lookups of the blocking pipeline on the runtime.
-pub(super) struct BlockingGate {
+struct BlockingGate {
     pub(super) handle: Handle,
     pub(super) tags: Arc<dyn TagSource>,
     pub(super) object: String,
@@ -239,19 +239,25 @@ impl App {
         }
     }
 
+    /// The enabled-tag gate for the blocking core (none without a tag check);
+    /// `object` names the input in its messages.
+    pub(super) fn blocking_gate(&self, object: &str) -> Box<dyn DistributionGate + Send> {
+        match &self.tags {
+            None => Box::new(AllowAll),
+            Some(tags) => Box::new(BlockingGate {
+                handle: Handle::current(),
+                tags: tags.clone(),
+                object: object.to_string(),
+            }),
+        }
+    }
+
     /// Streams one object through the core into delivery.
     async fn stream(&self, body: Body, id: &ObjectId, selection: BatchSelection) -> Streamed {
         let span = tracing::info_span!("object", object = %id);
         let (batches_tx, mut batches_rx) = mpsc::channel::<Batch>(1);
         let options = self.options.clone();
-        let mut gate: Box<dyn DistributionGate + Send> = match &self.tags {
-            None => Box::new(AllowAll),
-            Some(tags) => Box::new(BlockingGate {
-                handle: Handle::current(),
-                tags: tags.clone(),
-                object: id.to_string(),
-            }),
-        };
+        let mut gate = self.blocking_gate(&id.to_string());
         let reading_id = id.clone();
         let blocking_span = span.clone();
         let reading = tokio::task::spawn_blocking(move || {

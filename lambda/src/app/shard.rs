@@ -12,13 +12,13 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tracing::{error, info, Instrument};
 
-use super::forward::{App, BlockingGate, Runner};
+use super::forward::{App, Runner};
 use super::parked::{ParkedRecords, RecordRange, Refusal, RECORDS_KIND};
 use super::sources::kinesis::ShardBatch;
 use crate::aws::domains::DistributionDomains;
 use crate::core::checkpoint::BatchSelection;
 use crate::core::object::ObjectId;
-use crate::core::pipeline::{AllowAll, DistributionGate, Flow};
+use crate::core::pipeline::Flow;
 use crate::core::shard::{
     process_shard_records, DomainResolver, NoDomains, RecordBatch, ShardRecord,
 };
@@ -128,14 +128,7 @@ impl App {
     ) -> Ran {
         let (batches_tx, mut batches_rx) = mpsc::channel::<RecordBatch>(1);
         let options = self.options.clone();
-        let mut gate: Box<dyn DistributionGate + Send> = match &self.tags {
-            None => Box::new(AllowAll),
-            Some(tags) => Box::new(BlockingGate {
-                handle: Handle::current(),
-                tags: tags.clone(),
-                object: log_object.to_string(),
-            }),
-        };
+        let mut gate = self.blocking_gate(log_object);
         let mut domains: Box<dyn DomainResolver + Send> = match &self.domains {
             None => Box::new(NoDomains),
             Some(domains) => Box::new(BlockingDomains {

@@ -244,6 +244,22 @@ fn command_failures(outcomes: &[ObjectOutcome]) -> usize {
         .count()
 }
 
+/// The app of a command that sends local files, or the exit code of why not.
+async fn local_files_app(config: &Config) -> Result<App, ExitCode> {
+    let queue_url = config.failure_queue_url.clone();
+    build_app(
+        config,
+        Runner::Command,
+        Reach::LocalFiles,
+        queue_url.as_deref(),
+    )
+    .await
+    .map_err(|e| {
+        error!("{e}");
+        ExitCode::FAILURE
+    })
+}
+
 /// `process FILE...` to the bridge: exit 0 only when every transaction was accepted.
 pub async fn process(
     config: Config,
@@ -251,20 +267,9 @@ pub async fn process(
     bucket: &str,
     key: Option<&str>,
 ) -> ExitCode {
-    let queue_url = config.failure_queue_url.clone();
-    let app = match build_app(
-        &config,
-        Runner::Command,
-        Reach::LocalFiles,
-        queue_url.as_deref(),
-    )
-    .await
-    {
+    let app = match local_files_app(&config).await {
         Ok(app) => app,
-        Err(e) => {
-            error!("{e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let (outcomes, unopened) = process_files(&app, files, bucket, key).await;
     exit_code(command_failures(&outcomes) + unopened)
@@ -283,20 +288,9 @@ pub async fn process_realtime(
         error!("{REALTIME_FIELDS_MISSING}");
         return ExitCode::from(2);
     }
-    let queue_url = config.failure_queue_url.clone();
-    let app = match build_app(
-        &config,
-        Runner::Command,
-        Reach::LocalFiles,
-        queue_url.as_deref(),
-    )
-    .await
-    {
+    let app = match local_files_app(&config).await {
         Ok(app) => app,
-        Err(e) => {
-            error!("{e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let (outcomes, failed) = process_realtime_files(&app, files, stream, shard).await;
     exit_code(outcomes.iter().filter(|o| o.fails_command()).count() + failed)

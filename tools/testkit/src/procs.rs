@@ -196,3 +196,34 @@ impl MotoServer {
         self.server.pid()
     }
 }
+
+/// moto for one test: the server `scripts/test.sh` started
+/// (`CF_PASSIVE_MOTO_URL`) when there is one, else a server of the test's
+/// own, stopped when this is dropped.
+#[derive(Debug)]
+pub struct Moto {
+    pub url: String,
+    _own: Option<MotoServer>,
+}
+
+/// See [`Moto`].
+pub fn moto() -> Moto {
+    match std::env::var("CF_PASSIVE_MOTO_URL") {
+        Ok(url) if !url.is_empty() => Moto { url, _own: None },
+        _ => {
+            let server = MotoServer::spawn();
+            Moto {
+                url: server.endpoint_url(),
+                _own: Some(server),
+            }
+        }
+    }
+}
+
+/// `name` made unique to this process and call, so tests sharing one moto
+/// never use each other's buckets, streams or queues.
+pub fn unique_name(name: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{name}-{}-{n}", std::process::id())
+}
