@@ -13,7 +13,7 @@ use crate::core::pipeline::{
     process_named_object, AllowAll, Flow, PipelineOptions, TransactionSink,
 };
 use crate::core::reader::{sniff, Content, SNIFF_BYTES};
-use crate::core::shard::{process_shard_records, NoDomains, ShardRecord};
+use crate::core::shard::{process_shard_records, NoDomains};
 use crate::core::wire::{ENVELOPE_CLOSE, ENVELOPE_OPEN};
 use crate::report;
 
@@ -490,14 +490,7 @@ pub fn dry_run_realtime(
                     break;
                 }
             };
-            let records: Vec<ShardRecord<'_>> = batch
-                .records
-                .iter()
-                .map(|r| ShardRecord {
-                    sequence_number: &r.sequence_number,
-                    data: r.data.as_deref(),
-                })
-                .collect();
+            let records = batch.core_records();
             let log_object = batch.log_object();
             let processed = process_shard_records(
                 &records,

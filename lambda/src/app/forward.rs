@@ -308,12 +308,7 @@ impl App {
             Some(p) => (p.summary, p.error),
             None => (Summary::default(), None),
         };
-        summary.batches = delivery.batches_total();
-        summary.skipped_batches = delivery.skipped_batches;
-        summary.skipped_transactions = delivery.skipped_transactions;
-        summary.retries = delivery.retries;
-        summary.failed_batches = delivery.failed.len() as u64;
-        summary.failed_transactions = delivery.transactions_failed();
+        delivery.fill_summary(&mut summary);
         Streamed {
             summary,
             delivery,

@@ -19,9 +19,7 @@ use crate::aws::domains::DistributionDomains;
 use crate::core::checkpoint::BatchSelection;
 use crate::core::object::ObjectId;
 use crate::core::pipeline::Flow;
-use crate::core::shard::{
-    process_shard_records, DomainResolver, NoDomains, RecordBatch, ShardRecord,
-};
+use crate::core::shard::{process_shard_records, DomainResolver, NoDomains, RecordBatch};
 use crate::core::summary::Summary;
 
 /// What happened to one shard batch.
@@ -145,14 +143,7 @@ impl App {
                 .realtime_fields
                 .as_ref()
                 .expect("checked by the caller");
-            let records: Vec<ShardRecord<'_>> = owned
-                .records
-                .iter()
-                .map(|r| ShardRecord {
-                    sequence_number: &r.sequence_number,
-                    data: r.data.as_deref(),
-                })
-                .collect();
+            let records = owned.core_records();
             process_shard_records(
                 &records,
                 &object_name,
@@ -200,10 +191,7 @@ impl App {
                 Some(0),
             ),
         };
-        summary.batches = delivery.batches_total();
-        summary.retries = delivery.retries;
-        summary.failed_batches = delivery.failed.len() as u64;
-        summary.failed_transactions = delivery.transactions_failed();
+        delivery.fill_summary(&mut summary);
         Ran {
             summary,
             retry_cause,

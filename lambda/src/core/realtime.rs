@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use super::decode::percent_decode_bytes;
 use super::fields::Field;
 use super::parse::Record;
 
@@ -310,39 +311,6 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Percent-decodes once to bytes (a malformed escape is kept as written),
-/// without the U+FFFD replacement of `decode::percent_decode`: a header's
-/// value is base64-encoded exactly as the viewer sent it.
-fn percent_decode_bytes(input: &str) -> Cow<'_, [u8]> {
-    let bytes = input.as_bytes();
-    if !bytes.contains(&b'%') {
-        return Cow::Borrowed(bytes);
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                out.push(hi << 4 | lo);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    Cow::Owned(out)
-}
-
 /// Strips HTTP optional whitespace around a value.
 fn trim_ows(value: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
@@ -388,7 +356,7 @@ fn ends_in_partial_escape(text: &str) -> bool {
     let bytes = text.as_bytes();
     match bytes {
         [.., b'%'] => true,
-        [.., b'%', last] => hex_value(*last).is_some(),
+        [.., b'%', last] => last.is_ascii_hexdigit(),
         _ => false,
     }
 }

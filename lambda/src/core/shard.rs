@@ -127,6 +127,17 @@ where
     let mut decisions: HashMap<String, bool> = HashMap::new();
     let mut without_host = 0u64;
 
+    // Hands a bridge batch and its (first, last) records over; `Some(first)`
+    // when delivery wants no more, so the records from `first` on are retried.
+    let mut hand_over = |batch: Batch, (first, last): (usize, usize)| {
+        let flow = deliver(RecordBatch {
+            batch,
+            first_record: first,
+            last_record: last,
+        });
+        (flow == Flow::Stop).then_some(first)
+    };
+
     'records: for (index, shard_record) in records.iter().enumerate() {
         summary.lines += 1;
         let seq = shard_record.sequence_number;
@@ -240,14 +251,9 @@ where
         summary.count_transaction(&distribution);
         match batcher.push(&encoded) {
             Some(batch) => {
-                let (first, last) = pending.expect("a closed batch had records");
+                let span = pending.expect("a closed batch had records");
                 pending = Some((index, index));
-                if deliver(RecordBatch {
-                    batch,
-                    first_record: first,
-                    last_record: last,
-                }) == Flow::Stop
-                {
+                if let Some(first) = hand_over(batch, span) {
                     unhandled_from = Some(first);
                     break 'records;
                 }
@@ -260,15 +266,8 @@ where
 
     // After a stop the batch being filled is not handed over: it is retried.
     if unhandled_from.is_none() {
-        if let (Some(batch), Some((first, last))) = (batcher.take(), pending) {
-            if deliver(RecordBatch {
-                batch,
-                first_record: first,
-                last_record: last,
-            }) == Flow::Stop
-            {
-                unhandled_from = Some(first);
-            }
+        if let (Some(batch), Some(span)) = (batcher.take(), pending) {
+            unhandled_from = hand_over(batch, span);
         }
     }
     if without_host > 0 {

@@ -18,6 +18,7 @@ use super::token::{describe, TokenProvider};
 use super::{Compression, ObjectId, Settings};
 use crate::core::batch::Batch;
 use crate::core::checkpoint::{BatchSelection, SettledPrefix};
+use crate::core::summary::Summary;
 
 /// Delivery to the bridge. Built once per container; cheap to clone.
 #[derive(Clone, Debug)]
@@ -221,6 +222,17 @@ pub struct DeliveryReport {
 }
 
 impl DeliveryReport {
+    /// Writes what delivery did into the input's summary (the operator's
+    /// line and the metrics), the same for objects and shard batches.
+    pub fn fill_summary(&self, summary: &mut Summary) {
+        summary.batches = self.batches_total();
+        summary.skipped_batches = self.skipped_batches;
+        summary.skipped_transactions = self.skipped_transactions;
+        summary.retries = self.retries;
+        summary.failed_batches = self.failed.len() as u64;
+        summary.failed_transactions = self.transactions_failed();
+    }
+
     /// All batches delivered?
     pub fn is_success(&self) -> bool {
         self.failed.is_empty()

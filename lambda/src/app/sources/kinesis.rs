@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::core::shard::ShardRecord;
+
 /// The `eventSource` of a Kinesis record.
 pub const KINESIS_EVENT_SOURCE: &str = "aws:kinesis";
 
@@ -54,6 +56,17 @@ impl ShardBatch {
     /// `txn-meta-data.cloudfront.log-object` of its transactions (contract §3).
     pub fn log_object(&self) -> String {
         format!("kinesis://{}/{}", self.stream_name, self.shard_id)
+    }
+
+    /// The records as the core reads them (borrowed, nothing copied).
+    pub fn core_records(&self) -> Vec<ShardRecord<'_>> {
+        self.records
+            .iter()
+            .map(|r| ShardRecord {
+                sequence_number: &r.sequence_number,
+                data: r.data.as_deref(),
+            })
+            .collect()
     }
 
     /// The sequence number of the batch's first record, the base of its
