@@ -3,12 +3,13 @@
 //! test uses its own bucket, so one moto (CF_PASSIVE_MOTO_URL, started by
 //! scripts/test.sh) can serve them all; without it each test starts its own.
 
+mod aws_fixtures;
+use aws_fixtures::{create_distribution, sdk, ACCOUNT};
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use cf_passive::app::forward::Plan;
 use cf_passive::app::parked::ParkedBatch;
@@ -32,17 +33,6 @@ use cf_passive_testkit::{
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::{json, Value};
-
-const ACCOUNT: &str = "123456789012";
-
-async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .load()
-        .await
-}
 
 fn s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
@@ -379,103 +369,13 @@ async fn a_test_event_is_acknowledged_and_sends_nothing() {
     );
 }
 
-// moto's CreateDistribution wants the legacy ForwardedValues/MinTTL cache settings.
-#[allow(deprecated)]
-async fn distribution(
-    cloudfront: &aws_sdk_cloudfront::Client,
-    reference: &str,
-    tag: Option<&str>,
-) -> String {
-    use aws_sdk_cloudfront::types::*;
-    let origin = Origin::builder()
-        .id("api")
-        .domain_name("api.example.com")
-        .custom_origin_config(
-            CustomOriginConfig::builder()
-                .http_port(80)
-                .https_port(443)
-                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let config = DistributionConfig::builder()
-        .caller_reference(reference)
-        .comment("test")
-        .enabled(true)
-        .origins(
-            Origins::builder()
-                .quantity(1)
-                .items(origin)
-                .build()
-                .unwrap(),
-        )
-        .default_cache_behavior(
-            DefaultCacheBehavior::builder()
-                .target_origin_id("api")
-                .viewer_protocol_policy(ViewerProtocolPolicy::AllowAll)
-                .forwarded_values(
-                    ForwardedValues::builder()
-                        .query_string(false)
-                        .cookies(
-                            CookiePreference::builder()
-                                .forward(ItemSelection::None)
-                                .build()
-                                .unwrap(),
-                        )
-                        .build()
-                        .unwrap(),
-                )
-                .min_ttl(0)
-                .trusted_signers(
-                    TrustedSigners::builder()
-                        .enabled(false)
-                        .quantity(0)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let created = cloudfront
-        .create_distribution()
-        .distribution_config(config)
-        .send()
-        .await
-        .expect("create distribution");
-    let id = created.distribution().unwrap().id().to_string();
-    if let Some(value) = tag {
-        cloudfront
-            .tag_resource()
-            .resource(format!("arn:aws:cloudfront::{ACCOUNT}:distribution/{id}"))
-            .tags(
-                Tags::builder()
-                    .items(
-                        Tag::builder()
-                            .key("cequence-enabled")
-                            .value(value)
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("tag distribution");
-    }
-    id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_distributions_tagged_enabled_are_forwarded() {
     let env = env("").await;
     let cloudfront = aws_sdk_cloudfront::Client::new(&env.sdk);
-    let enabled = distribution(&cloudfront, &unique_name("enabled"), Some("true")).await;
-    let disabled = distribution(&cloudfront, &unique_name("disabled"), Some("false")).await;
-    let untagged = distribution(&cloudfront, &unique_name("untagged"), None).await;
+    let enabled = create_distribution(&cloudfront, &unique_name("enabled"), Some("true")).await;
+    let disabled = create_distribution(&cloudfront, &unique_name("disabled"), Some("false")).await;
+    let untagged = create_distribution(&cloudfront, &unique_name("untagged"), None).await;
     let text = legacy_fixture();
     let mut records = Vec::new();
     for id in [&enabled, &disabled, &untagged] {

@@ -6,14 +6,15 @@
 //! lines on a moto stream, reads them back with `GetRecords`, and builds the
 //! Lambda Kinesis event from what it read, as the mapping would.
 
+mod aws_fixtures;
+use aws_fixtures::{create_distribution, sdk, ACCOUNT};
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_sdk_kinesis::config::{Credentials, Region};
 use aws_sdk_kinesis::primitives::Blob;
 use base64::Engine as _;
 use cf_passive::app::sources::kinesis::idempotency_key;
@@ -24,17 +25,7 @@ use cf_passive_testkit::{
 };
 use serde_json::{json, Value};
 
-const ACCOUNT: &str = "123456789012";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .load()
-        .await
-}
 
 /// Every real-time field, in record order (the function's own list).
 fn all_fields() -> Vec<&'static str> {
@@ -203,95 +194,6 @@ impl Env {
             .to_string();
         (id, domain)
     }
-}
-
-// moto's CreateDistribution wants the legacy ForwardedValues/MinTTL cache settings.
-#[allow(deprecated)]
-async fn create_distribution(
-    cloudfront: &aws_sdk_cloudfront::Client,
-    reference: &str,
-    tag: Option<&str>,
-) -> String {
-    use aws_sdk_cloudfront::types::*;
-    let origin = Origin::builder()
-        .id("api")
-        .domain_name("api.example.com")
-        .custom_origin_config(
-            CustomOriginConfig::builder()
-                .http_port(80)
-                .https_port(443)
-                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let behavior = DefaultCacheBehavior::builder()
-        .target_origin_id("api")
-        .viewer_protocol_policy(ViewerProtocolPolicy::AllowAll)
-        .forwarded_values(
-            ForwardedValues::builder()
-                .query_string(false)
-                .cookies(
-                    CookiePreference::builder()
-                        .forward(ItemSelection::None)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .min_ttl(0)
-        .trusted_signers(
-            TrustedSigners::builder()
-                .enabled(false)
-                .quantity(0)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let config = DistributionConfig::builder()
-        .caller_reference(reference)
-        .comment("test")
-        .enabled(true)
-        .origins(
-            Origins::builder()
-                .quantity(1)
-                .items(origin)
-                .build()
-                .unwrap(),
-        )
-        .default_cache_behavior(behavior)
-        .build()
-        .unwrap();
-    let created = cloudfront
-        .create_distribution()
-        .distribution_config(config)
-        .send()
-        .await
-        .expect("create distribution");
-    let id = created.distribution().unwrap().id().to_string();
-    if let Some(value) = tag {
-        cloudfront
-            .tag_resource()
-            .resource(format!("arn:aws:cloudfront::{ACCOUNT}:distribution/{id}"))
-            .tags(
-                Tags::builder()
-                    .items(
-                        Tag::builder()
-                            .key("cequence-enabled")
-                            .value(value)
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("tag distribution");
-    }
-    id
 }
 
 /// The viewer's request headers (name, value) of each record, by request id.
